@@ -1,0 +1,216 @@
+"""`handover new`: answers are validated before anything is written, destinations are guarded,
+the first commit works without a git identity, and the CLI speaks JSON and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, run, tool
+from mlops_handover.cli import main
+
+INVALID = [
+    ({"project_name": "  "}, "project_name"),
+    ({"package_name": "1abc"}, "package_name"),
+    ({"package_name": "my-model"}, "package_name"),
+    ({"package_name": "class"}, "package_name"),
+    ({"client_email_domain": "Acme"}, "client_email_domain"),
+    ({"client_email_domain": "@acme.example"}, "client_email_domain"),
+    ({"client_owner_email": "not-an-email"}, "client_owner_email"),
+    ({"client_owner_email": "pat@vendor.example"}, "client_owner_email"),
+    ({"python_version": "3.9"}, "python_version"),
+    ({"ml_task": "clustering"}, "ml_task"),
+    ({"primary_metric": "r2"}, "primary_metric"),
+    ({"ml_task": "regression", "primary_metric": "f1"}, "primary_metric"),
+    ({"acceptance_threshold": "1.5"}, "acceptance_threshold"),
+    ({"acceptance_threshold": "-0.1"}, "acceptance_threshold"),
+    ({"ml_task": "regression", "primary_metric": "rmse", "acceptance_threshold": "0"},
+     "acceptance_threshold"),
+    ({"ci_provider": "jenkins"}, "ci_provider"),
+    ({"mlflow_tracking": "server", "mlflow_tracking_uri": "ftp://mlflow.acme.example"},
+     "mlflow_tracking_uri"),
+    ({"mlflow_tracking": "server", "mlflow_tracking_uri": "https://user:pw@mlflow.acme.example"},
+     "mlflow_tracking_uri"),
+    ({"dvc_remote": "hdfs"}, "dvc_remote"),
+    ({"dvc_remote_url": "data/store"}, "dvc_remote_url"),
+    ({"dvc_remote_url": "s3://bucket/x"}, "dvc_remote_url"),
+    ({"dvc_remote": "s3", "dvc_remote_url": "gs://bucket/x"}, "dvc_remote_url"),
+    ({"dvc_remote": "s3", "dvc_remote_url": "s3://key:secret@bucket/x"}, "dvc_remote_url"),
+    ({"dvc_remote": "s3", "dvc_s3_endpoint_url": "minio:9000"}, "dvc_s3_endpoint_url"),
+    ({"license": "GPL-3.0"}, "license"),
+]
+
+
+def data_args(data: dict[str, str]) -> list[str]:
+    return [arg for key, value in data.items() for arg in ("--data", f"{key}={value}")]
+
+
+@pytest.mark.parametrize(("data", "question"), INVALID, ids=[q for _, q in INVALID])
+def test_invalid_answer_is_rejected_before_writing(
+    template_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], data, question
+) -> None:
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    code = main(
+        ["new", str(dest), "--defaults", "--no-run", "--template", str(template_repo),
+         "--vcs-ref", "HEAD", *data_args(data)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"'{question}'" in err, err
+    assert list(dest.iterdir()) == [], "a file was written despite the invalid answer"
+
+
+def test_invalid_answer_leaves_no_new_directory(template_repo: Path, tmp_path: Path) -> None:
+    """Through the installed command: exit code 2, message on stderr, nothing created."""
+    dest = tmp_path / "never"
+    result = run(
+        tool("handover"), "new", dest, "--defaults", "--template", template_repo,
+        "--vcs-ref", "HEAD", "--data", "package_name=1abc", cwd=tmp_path, check=False,
+        env=os.environ,
+    )
+    assert result.returncode == 2
+    assert "Validation error for question 'package_name'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not dest.exists()
+
+
+def test_unknown_data_key_is_rejected(tmp_path: Path, capsys) -> None:
+    code = main(["new", str(tmp_path / "x"), "--defaults", "--data", "ml_taks=regression"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "did you mean 'ml_task'" in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_malformed_data_pair_is_rejected(tmp_path: Path, capsys) -> None:
+    assert main(["new", str(tmp_path / "x"), "--defaults", "--data", "ml_task"]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+
+
+def test_non_empty_destination_is_refused(tmp_path: Path, capsys) -> None:
+    dest = tmp_path / "existing"
+    dest.mkdir()
+    (dest / "notes.txt").write_text("keep me")
+    assert main(["new", str(dest), "--defaults"]) == 2
+    assert "not empty and was not generated from the template" in capsys.readouterr().err
+    assert [p.name for p in dest.iterdir()] == ["notes.txt"]
+
+
+def test_generated_project_destination_points_to_update(generate, capsys) -> None:
+    project = generate()
+    before = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True).stdout
+    assert main(["new", str(project), "--defaults"]) == 2
+    assert "handover update" in capsys.readouterr().err
+    after = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True).stdout
+    assert before == after
+
+
+def test_no_terminal_without_defaults_is_refused(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))  # noqa: SIM115
+    assert main(["new", str(tmp_path / "x")]) == 2
+    assert "pass --defaults" in capsys.readouterr().err
+
+
+def test_new_without_git_identity_json(
+    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No user.name/email anywhere: the first commit uses the client owner from the answers."""
+    empty = tmp_path / "empty-gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("EMAIL", "")
+    dest = tmp_path / "p"
+    result = run(
+        tool("handover"), "new", dest, "--defaults", "--no-run", "--json", "--template",
+        template_repo, "--vcs-ref", "HEAD", "--data", "client_owner_name=Pat Client",
+        "--data", "client_owner_email=pat@acme.example", cwd=tmp_path, env=os.environ,
+    )
+    payload = json.loads(result.stdout)  # stdout is pure JSON; progress went to stderr
+    assert payload["dest"] == str(dest)
+    assert payload["pipeline_ran"] is False
+    assert payload["answers"]["client_owner_email"] == "pat@acme.example"
+    assert "authored by Pat Client <pat@acme.example>" in result.stderr
+    author = run("git", "log", "-1", "--format=%an <%ae>", cwd=dest).stdout.strip()
+    assert author == "Pat Client <pat@acme.example>"
+    assert payload["commit"] == run("git", "rev-parse", "HEAD", cwd=dest).stdout.strip()
+    assert run("git", "status", "--porcelain", cwd=dest).stdout == ""
+
+
+def test_post_copy_setup(generate, tmp_path: Path) -> None:
+    """git repository on main, DVC-tracked example data, local remote filled, one clean commit."""
+    project = generate({"ml_task": "regression", "primary_metric": "r2"})
+    assert run("git", "branch", "--show-current", cwd=project).stdout.strip() == "main"
+    assert run("git", "rev-list", "--count", "HEAD", cwd=project).stdout.strip() == "1"
+    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
+    tracked = run("git", "ls-files", cwd=project).stdout.split()
+    assert "data/raw/diabetes.csv.dvc" in tracked
+    assert "data/raw/diabetes.csv" not in tracked
+    assert ".copier-answers.yml" in tracked and "requirements.lock" in tracked
+    dvc_file = yaml.safe_load((project / "data/raw/diabetes.csv.dvc").read_text())
+    md5 = dvc_file["outs"][0]["md5"]
+    store = tmp_path / "demo-model-dvc-storage"
+    assert (store / "files" / "md5" / md5[:2] / md5[2:]).is_file(), "raw data not pushed"
+    run(sys.executable, "-m", "dvc", "status", "--quiet", "data/raw/diabetes.csv.dvc", cwd=project)
+
+
+def test_post_copy_task_is_idempotent(generate) -> None:
+    """Running the task again changes nothing: no new commit, no rewritten data."""
+    project = generate()
+    head = run("git", "rev-parse", "HEAD", cwd=project).stdout
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    run(
+        sys.executable, ROOT / "hooks" / "post_copy.py", f"--task={answers['ml_task']}",
+        f"--dvc-remote={answers['dvc_remote']}", f"--dvc-remote-url={answers['dvc_remote_url']}",
+        "--owner-name=x", "--owner-email=x@acme.example", cwd=project,
+    )
+    assert run("git", "rev-parse", "HEAD", cwd=project).stdout == head
+    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
+
+
+def test_example_data_matches_scikit_learn(generate) -> None:
+    """The hook reads scikit-learn's files without importing it; the values must agree."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer, load_diabetes
+
+    for task, loader, name in [
+        ("classification", load_breast_cancer, "breast_cancer"),
+        ("regression", lambda **kw: load_diabetes(scaled=False, **kw), "diabetes"),
+    ]:
+        project = generate({"ml_task": task}, name=task)
+        ours = pd.read_csv(project / "data" / "raw" / f"{name}.csv")
+        theirs = loader(as_frame=True).frame
+        theirs.columns = [
+            c if c == "target" else c.replace(" ", "_") for c in theirs.columns
+        ]
+        assert list(ours.columns) == list(theirs.columns)
+        pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+
+
+def test_help_imports_nothing_heavy() -> None:
+    """`handover --help` must not pay for copier, mlflow, dvc, pandas or scikit-learn."""
+    code = (
+        "import sys\n"
+        "from mlops_handover.cli import build_parser\n"
+        "for args in (['--help'], ['new', '--help']):\n"
+        "    try:\n"
+        "        build_parser().parse_args(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "heavy = {'copier', 'mlflow', 'dvc', 'pandas', 'sklearn'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    result = run(sys.executable, "-c", code, cwd=ROOT)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_help_explains_options_and_exit_codes() -> None:
+    result = run(tool("handover"), "new", "--help", cwd=ROOT)
+    for text in ("--data", "--defaults", "--vcs-ref", "--no-run", "--json", "exit codes", "--trust"):
+        assert text in result.stdout
