@@ -19,8 +19,16 @@ import sys
 from pathlib import Path
 
 _BREAST_CANCER_MEASURES = (
-    "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity",
-    "concave_points", "symmetry", "fractal_dimension",
+    "radius",
+    "texture",
+    "perimeter",
+    "area",
+    "smoothness",
+    "compactness",
+    "concavity",
+    "concave_points",
+    "symmetry",
+    "fractal_dimension",
 )
 #: Feature names of `sklearn.datasets.load_breast_cancer()` in snake_case ("mean radius" ->
 #: mean_radius, "radius error" -> radius_error, "worst radius" -> worst_radius).
@@ -141,8 +149,13 @@ def first_commit(owner_name: str, owner_email: str) -> None:
         return
     run("git", "add", "--all")
     run(
-        "git", *git_identity(owner_name, owner_email), "commit", "--quiet", "--no-verify",
-        "-m", "Generate the project from the mlops-handover template",
+        "git",
+        *git_identity(owner_name, owner_email),
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "-m",
+        "Generate the project from the mlops-handover template",
     )
     print(f"First commit {run('git', 'rev-parse', '--short', 'HEAD', capture=True)} on main")
 

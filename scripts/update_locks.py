@@ -26,17 +26,36 @@ def main() -> None:
     for remote in REMOTES:
         with tempfile.TemporaryDirectory() as tmp:
             copier.run_copy(
-                str(ROOT), tmp, data={"dvc_remote": remote}, defaults=True, vcs_ref="HEAD",
-                skip_tasks=True, quiet=True, exclude=["*", "!pyproject.toml"],
+                str(ROOT),
+                tmp,
+                data={"dvc_remote": remote},
+                defaults=True,
+                vcs_ref="HEAD",
+                skip_tasks=True,
+                quiet=True,
+                exclude=["*", "!pyproject.toml"],
             )
             subprocess.run(
                 [
-                    sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--universal",
-                    "--python-version", "3.11", "--extra", "dev",
-                    "--custom-compile-command", "python scripts/update_locks.py (mlops-handover)",
-                    "-o", str(LOCKS / f"{remote}.txt"), "pyproject.toml",
+                    sys.executable,
+                    "-m",
+                    "uv",
+                    "pip",
+                    "compile",
+                    "--quiet",
+                    "--universal",
+                    "--python-version",
+                    "3.11",
+                    "--extra",
+                    "dev",
+                    "--custom-compile-command",
+                    "python scripts/update_locks.py (mlops-handover)",
+                    "-o",
+                    str(LOCKS / f"{remote}.txt"),
+                    "pyproject.toml",
                 ],
-                check=True, cwd=tmp,
+                check=True,
+                cwd=tmp,
             )
         lock = LOCKS / f"{remote}.txt"
         # Annotations name the demo project the lock was compiled from; any project fits.

@@ -44,8 +44,13 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure show its output in the assertion message."""
     result = subprocess.run(
-        [str(a) for a in args], cwd=cwd, env=dict(env) if env else None, capture_output=True,
-        text=True, check=False, timeout=timeout,
+        [str(a) for a in args],
+        cwd=cwd,
+        env=dict(env) if env else None,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -96,7 +101,11 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(src, repo / part)
     env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
     ident = ["-c", "user.name=Template", "-c", "user.email=template@example.invalid"]
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], [*ident, "commit", "-qm", "snapshot"]):
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        [*ident, "commit", "-qm", "snapshot"],
+    ):
         subprocess.run(["git", *args], cwd=repo, env=env, check=True)
     return repo
 
@@ -108,8 +117,14 @@ def copy_template(
     import copier
 
     copier.run_copy(
-        str(template_repo), str(dest), data=dict(data or {}), defaults=True, vcs_ref="HEAD",
-        unsafe=True, quiet=True, **kwargs,
+        str(template_repo),
+        str(dest),
+        data=dict(data or {}),
+        defaults=True,
+        vcs_ref="HEAD",
+        unsafe=True,
+        quiet=True,
+        **kwargs,
     )
     return dest
 

@@ -30,13 +30,19 @@ INVALID = [
     ({"ml_task": "regression", "primary_metric": "f1"}, "primary_metric"),
     ({"acceptance_threshold": "1.5"}, "acceptance_threshold"),
     ({"acceptance_threshold": "-0.1"}, "acceptance_threshold"),
-    ({"ml_task": "regression", "primary_metric": "rmse", "acceptance_threshold": "0"},
-     "acceptance_threshold"),
+    (
+        {"ml_task": "regression", "primary_metric": "rmse", "acceptance_threshold": "0"},
+        "acceptance_threshold",
+    ),
     ({"ci_provider": "jenkins"}, "ci_provider"),
-    ({"mlflow_tracking": "server", "mlflow_tracking_uri": "ftp://mlflow.acme.example"},
-     "mlflow_tracking_uri"),
-    ({"mlflow_tracking": "server", "mlflow_tracking_uri": "https://user:pw@mlflow.acme.example"},
-     "mlflow_tracking_uri"),
+    (
+        {"mlflow_tracking": "server", "mlflow_tracking_uri": "ftp://mlflow.acme.example"},
+        "mlflow_tracking_uri",
+    ),
+    (
+        {"mlflow_tracking": "server", "mlflow_tracking_uri": "https://user:pw@mlflow.acme.example"},
+        "mlflow_tracking_uri",
+    ),
     ({"dvc_remote": "hdfs"}, "dvc_remote"),
     ({"dvc_remote_url": "data/store"}, "dvc_remote_url"),
     ({"dvc_remote_url": "s3://bucket/x"}, "dvc_remote_url"),
@@ -58,8 +64,17 @@ def test_invalid_answer_is_rejected_before_writing(
     dest = tmp_path / "dest"
     dest.mkdir()
     code = main(
-        ["new", str(dest), "--defaults", "--no-run", "--template", str(template_repo),
-         "--vcs-ref", "HEAD", *data_args(data)]
+        [
+            "new",
+            str(dest),
+            "--defaults",
+            "--no-run",
+            "--template",
+            str(template_repo),
+            "--vcs-ref",
+            "HEAD",
+            *data_args(data),
+        ]
     )
     err = capsys.readouterr().err
     assert code == 2
@@ -71,8 +86,18 @@ def test_invalid_answer_leaves_no_new_directory(template_repo: Path, tmp_path: P
     """Through the installed command: exit code 2, message on stderr, nothing created."""
     dest = tmp_path / "never"
     result = run(
-        tool("handover"), "new", dest, "--defaults", "--template", template_repo,
-        "--vcs-ref", "HEAD", "--data", "package_name=1abc", cwd=tmp_path, check=False,
+        tool("handover"),
+        "new",
+        dest,
+        "--defaults",
+        "--template",
+        template_repo,
+        "--vcs-ref",
+        "HEAD",
+        "--data",
+        "package_name=1abc",
+        cwd=tmp_path,
+        check=False,
         env=os.environ,
     )
     assert result.returncode == 2
@@ -128,9 +153,22 @@ def test_new_without_git_identity_json(
     monkeypatch.setenv("EMAIL", "")
     dest = tmp_path / "p"
     result = run(
-        tool("handover"), "new", dest, "--defaults", "--no-run", "--json", "--template",
-        template_repo, "--vcs-ref", "HEAD", "--data", "client_owner_name=Pat Client",
-        "--data", "client_owner_email=pat@acme.example", cwd=tmp_path, env=os.environ,
+        tool("handover"),
+        "new",
+        dest,
+        "--defaults",
+        "--no-run",
+        "--json",
+        "--template",
+        template_repo,
+        "--vcs-ref",
+        "HEAD",
+        "--data",
+        "client_owner_name=Pat Client",
+        "--data",
+        "client_owner_email=pat@acme.example",
+        cwd=tmp_path,
+        env=os.environ,
     )
     payload = json.loads(result.stdout)  # stdout is pure JSON; progress went to stderr
     assert payload["dest"] == str(dest)
@@ -166,9 +204,14 @@ def test_post_copy_task_is_idempotent(generate) -> None:
     head = run("git", "rev-parse", "HEAD", cwd=project).stdout
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     run(
-        sys.executable, ROOT / "hooks" / "post_copy.py", f"--task={answers['ml_task']}",
-        f"--dvc-remote={answers['dvc_remote']}", f"--dvc-remote-url={answers['dvc_remote_url']}",
-        "--owner-name=x", "--owner-email=x@acme.example", cwd=project,
+        sys.executable,
+        ROOT / "hooks" / "post_copy.py",
+        f"--task={answers['ml_task']}",
+        f"--dvc-remote={answers['dvc_remote']}",
+        f"--dvc-remote-url={answers['dvc_remote_url']}",
+        "--owner-name=x",
+        "--owner-email=x@acme.example",
+        cwd=project,
     )
     assert run("git", "rev-parse", "HEAD", cwd=project).stdout == head
     assert run("git", "status", "--porcelain", cwd=project).stdout == ""
@@ -186,9 +229,7 @@ def test_example_data_matches_scikit_learn(generate) -> None:
         project = generate({"ml_task": task}, name=task)
         ours = pd.read_csv(project / "data" / "raw" / f"{name}.csv")
         theirs = loader(as_frame=True).frame
-        theirs.columns = [
-            c if c == "target" else c.replace(" ", "_") for c in theirs.columns
-        ]
+        theirs.columns = [c if c == "target" else c.replace(" ", "_") for c in theirs.columns]
         assert list(ours.columns) == list(theirs.columns)
         pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
 
@@ -212,5 +253,13 @@ def test_help_imports_nothing_heavy() -> None:
 
 def test_help_explains_options_and_exit_codes() -> None:
     result = run(tool("handover"), "new", "--help", cwd=ROOT)
-    for text in ("--data", "--defaults", "--vcs-ref", "--no-run", "--json", "exit codes", "--trust"):
+    for text in (
+        "--data",
+        "--defaults",
+        "--vcs-ref",
+        "--no-run",
+        "--json",
+        "exit codes",
+        "--trust",
+    ):
         assert text in result.stdout

@@ -19,7 +19,13 @@ REMOTES = ("local", "s3", "gcs", "azure", "ssh")
 TASKS = ("classification", "regression")
 # Jinja left in a rendered file; GitHub's `${{ ... }}` expressions are meant to stay.
 UNRENDERED = re.compile(r"(?<!\$)\{\{|\{%|\{#")
-DVC_EXTRA = {"local": "dvc>", "s3": "dvc[s3]", "gcs": "dvc[gs]", "azure": "dvc[azure]", "ssh": "dvc[ssh]"}
+DVC_EXTRA = {
+    "local": "dvc>",
+    "s3": "dvc[s3]",
+    "gcs": "dvc[gs]",
+    "azure": "dvc[azure]",
+    "ssh": "dvc[ssh]",
+}
 LOCK_PLUGIN = {"s3": "dvc-s3==", "gcs": "dvc-gs==", "azure": "dvc-azure==", "ssh": "dvc-ssh=="}
 
 
@@ -115,10 +121,10 @@ def test_free_text_answers_are_escaped(render) -> None:
         {
             "project_name": 'Churn "Zero" Model',
             "business_problem": 'Say "no" to churn \\ today.',
-            "client_owner_name": "O'Brien, \"Pat\"",
+            "client_owner_name": 'O\'Brien, "Pat"',
         }
     )
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["description"] == 'Say "no" to churn \\ today.'
-    assert pyproject["project"]["authors"][0]["name"] == "O'Brien, \"Pat\""
+    assert pyproject["project"]["authors"][0]["name"] == 'O\'Brien, "Pat"'
     assert pyproject["project"]["name"] == "churn-zero-model"

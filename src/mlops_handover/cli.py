@@ -59,20 +59,27 @@ def stdout_to_stderr() -> Iterator[None]:
 
 
 def cmd_new(args: argparse.Namespace) -> int:
-    from mlops_handover.new import create_project, parse_data  # noqa: PLC0415
-    from mlops_handover.template import template_source  # noqa: PLC0415
+    from mlops_handover.new import create_project, parse_data
+    from mlops_handover.template import template_source
 
     source = args.template or template_source()
     data = parse_data(args.data, source)
     with stdout_to_stderr() if args.json else nullcontext():
         result = create_project(
-            args.dest, data, defaults=args.defaults, vcs_ref=args.vcs_ref, run=not args.no_run,
-            template=source, progress=progress_printer(),
+            args.dest,
+            data,
+            defaults=args.defaults,
+            vcs_ref=args.vcs_ref,
+            run=not args.no_run,
+            template=source,
+            progress=progress_printer(),
         )
     if args.json:
         print(result.to_json())
         return 0
-    print(f"\nCreated {result.dest} (template {result.template_version}, commit {result.commit[:8]})")
+    print(
+        f"\nCreated {result.dest} (template {result.template_version}, commit {result.commit[:8]})"
+    )
     if result.model:
         print(
             f"Registered model {result.model.get('registered_model')} version "
@@ -110,27 +117,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     new.add_argument("dest", metavar="DEST", help="directory to create (must be new or empty)")
     new.add_argument(
-        "-d", "--data", action="append", default=[], metavar="KEY=VALUE",
+        "-d",
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="answer a question (repeatable); unknown keys are rejected",
     )
     new.add_argument(
-        "--defaults", action="store_true",
+        "--defaults",
+        action="store_true",
         help="take the default for every question not given with --data (no prompts)",
     )
     new.add_argument(
-        "--vcs-ref", metavar="REF",
+        "--vcs-ref",
+        metavar="REF",
         help="template git ref to generate from (default: the latest release tag, or HEAD)",
     )
     new.add_argument(
-        "--no-run", action="store_true",
+        "--no-run",
+        action="store_true",
         help="do not run the pipeline after generating (no MLflow run, no dvc.lock)",
     )
     new.add_argument(
-        "--template", metavar="SRC",
+        "--template",
+        metavar="SRC",
         help="template path or git URL (default: $HANDOVER_TEMPLATE, else the bundled template)",
     )
     new.add_argument(
-        "--json", action="store_true",
+        "--json",
+        action="store_true",
         help="print the result as JSON on stdout (progress still goes to stderr)",
     )
     new.set_defaults(func=cmd_new)
@@ -139,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from mlops_handover.new import HandoverError  # noqa: PLC0415
+    from mlops_handover.new import HandoverError
 
     try:
         return args.func(args)

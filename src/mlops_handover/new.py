@@ -104,9 +104,7 @@ def pipeline_env(dest: Path) -> dict[str, str]:
 
 
 def git(dest: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", *args], cwd=dest, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(["git", *args], cwd=dest, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise HandoverError(f"`git {' '.join(args)}` failed in {dest}: {result.stderr.strip()}")
     return result.stdout.strip()
@@ -182,14 +180,19 @@ def create_project(
             2,
         )
     progress(f"Generating {dest} from {source}")
-    import copier  # noqa: PLC0415  (about a second; not needed for --help or bad input)
-    from copier.errors import CopierError, TaskError  # noqa: PLC0415
+    import copier  # about a second: not on the --help or bad-input path
+    from copier.errors import CopierError, TaskError
 
     existed = dest.exists()
     try:
         copier.run_copy(
-            source, str(dest), data=dict(data or {}), defaults=defaults, vcs_ref=vcs_ref,
-            unsafe=True, quiet=True,
+            source,
+            str(dest),
+            data=dict(data or {}),
+            defaults=defaults,
+            vcs_ref=vcs_ref,
+            unsafe=True,
+            quiet=True,
         )
     except TaskError as error:
         raise HandoverError(
