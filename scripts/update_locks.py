@@ -49,7 +49,8 @@ def main() -> None:
                     "--extra",
                     "dev",
                     "--custom-compile-command",
-                    "python scripts/update_locks.py (mlops-handover)",
+                    "uv pip compile pyproject.toml --extra dev --universal"
+                    " --python-version 3.11 -o requirements.lock",
                     "-o",
                     str(LOCKS / f"{remote}.txt"),
                     "pyproject.toml",
