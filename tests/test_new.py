@@ -263,3 +263,49 @@ def test_help_explains_options_and_exit_codes() -> None:
         "--trust",
     ):
         assert text in result.stdout
+
+
+def test_destination_names_the_project(template_repo: Path, tmp_path: Path) -> None:
+    """`handover new churn-model` makes Churn Model / churn-model / churn_model by default."""
+    dest = tmp_path / "churn-model"
+    assert (
+        main(
+            [
+                "new",
+                str(dest),
+                "--defaults",
+                "--no-run",
+                "--template",
+                str(template_repo),
+                "--vcs-ref",
+                "HEAD",
+            ]
+        )
+        == 0
+    )
+    answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "Churn Model"
+    assert answers["package_name"] == "churn_model"
+    assert (dest / "src" / "churn_model").is_dir()
+    assert "url = ../../churn-model-dvc-storage" in (dest / ".dvc" / "config").read_text()
+    named = tmp_path / "other"
+    assert (
+        main(
+            [
+                "new",
+                str(named),
+                "--defaults",
+                "--no-run",
+                "--template",
+                str(template_repo),
+                "--vcs-ref",
+                "HEAD",
+                "--data",
+                "project_name=Fraud Radar",
+            ]
+        )
+        == 0
+    )
+    assert (
+        yaml.safe_load((named / ".copier-answers.yml").read_text())["package_name"] == "fraud_radar"
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -91,6 +92,12 @@ def check_destination(dest: Path) -> None:
             "existing repository).",
             2,
         )
+
+
+def project_name_for(dest: Path) -> str:
+    """The default project name a destination suggests: `churn-model` -> `Churn Model`."""
+    words = [w for w in re.split(r"[-_.\s]+", dest.name) if w]
+    return " ".join(w[:1].upper() + w[1:] for w in words) or "Demo Model"
 
 
 def pipeline_env(dest: Path) -> dict[str, str]:
@@ -189,6 +196,7 @@ def create_project(
             source,
             str(dest),
             data=dict(data or {}),
+            user_defaults={"project_name": project_name_for(dest)},
             defaults=defaults,
             vcs_ref=vcs_ref,
             unsafe=True,
