@@ -25,7 +25,6 @@ TEST_ENV = {
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
     "GIT_CONFIG_NOSYSTEM": "1",
-    "PYTHONDONTWRITEBYTECODE": "1",
 }
 
 

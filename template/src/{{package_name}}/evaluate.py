@@ -1,0 +1,165 @@
+"""Stage `evaluate`: measure the registered version on the client-held split and apply the gate.
+
+The bar lives in evaluation/acceptance.yaml, owned by the client. A version that meets it gets
+the registry alias `champion`; one that does not gets no alias and the stage exits non-zero, so
+`dvc repro` and CI fail visibly instead of shipping a model nobody accepted.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import metrics
+from .config import (
+    ACCEPTANCE_FILE,
+    CHAMPION_ALIAS,
+    EVALUATION_CSV,
+    METRICS_FILE,
+    PREDICTIONS_CSV,
+    TRAIN_INFO,
+    file_md5,
+    load_params,
+    load_yaml,
+    mlflow_dataset,
+    setup_mlflow,
+    split_features,
+)
+
+
+def check_acceptance(acceptance: dict[str, Any], task: str) -> list[str]:
+    """Problems with an acceptance spec (empty when valid), worded for whoever edits the file."""
+    metric = acceptance.get("metric")
+    if metric not in metrics.METRICS:
+        return [f"metric {metric!r} is not one of {', '.join(metrics.METRICS)}"]
+    metric_task, direction = metrics.METRICS[metric]
+    problems = []
+    if metric_task != task:
+        problems.append(f"metric {metric} is a {metric_task} metric; the task is {task}")
+    if acceptance.get("direction") != direction:
+        problems.append(f"direction must be {direction} for {metric}")
+    threshold = acceptance.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        problems.append(f"threshold must be a number, not {threshold!r}")
+    elif direction == metrics.HIGHER_IS_BETTER and metric != "r2" and not 0 <= threshold <= 1:
+        problems.append(f"threshold {threshold} is outside the range of {metric} (0 to 1)")
+    elif metric == "r2" and not threshold <= 1:
+        problems.append(f"threshold {threshold} is above the best possible r2 (1)")
+    elif direction == metrics.LOWER_IS_BETTER and not threshold > 0:
+        problems.append(f"threshold {threshold} must be greater than 0 for {metric}")
+    for key in ("business_kpi", "owner"):
+        if not acceptance.get(key):
+            problems.append(f"{key} is missing: the bar must name the KPI and its client owner")
+    return problems
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The gate's verdict on one registered version."""
+
+    model: str
+    version: str
+    metric: str
+    value: float
+    threshold: float
+    direction: str
+    passed: bool
+    champion: str | None  # the version holding the alias after the gate
+
+
+def run(
+    params: dict[str, Any],
+    acceptance: dict[str, Any],
+    evaluation_path: str | Path = EVALUATION_CSV,
+    info_path: str | Path = TRAIN_INFO,
+    metrics_path: str | Path = METRICS_FILE,
+    predictions_path: str | Path = PREDICTIONS_CSV,
+) -> Outcome:
+    """Evaluate the version named in `info_path`, log to its run, promote it if it passes.
+
+    A failing version never takes the alias, and never takes it away either: the current
+    champion may be serving, and it was accepted when it was evaluated.
+    """
+    import mlflow
+    import mlflow.sklearn
+
+    task = params["data"]["task"]
+    if problems := check_acceptance(acceptance, task):
+        raise ValueError(f"{ACCEPTANCE_FILE}: " + "; ".join(problems))
+    info = json.loads(Path(info_path).read_text(encoding="utf-8"))
+    name, version = info["registered_model"], str(info["version"])
+
+    setup_mlflow(params)
+    model = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    frame = pd.read_csv(evaluation_path)
+    features, target = split_features(frame)
+    scores, predicted = metrics.compute(
+        task, model, features, target, params["data"].get("positive_label", 1)
+    )
+    Path(metrics_path).write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    Path(predictions_path).parent.mkdir(parents=True, exist_ok=True)
+    if task == "regression":
+        predicted = predicted.round(4)  # readable plot data, stable diffs
+    pd.DataFrame({"actual": target, "predicted": predicted}).to_csv(predictions_path, index=False)
+
+    metric, direction = acceptance["metric"], acceptance["direction"]
+    threshold, value = float(acceptance["threshold"]), scores[metric]
+    passed = metrics.passes(value, threshold, direction)
+    md5 = file_md5(evaluation_path)
+    with mlflow.start_run(run_id=info["run_id"]):
+        dataset = mlflow_dataset(frame, evaluation_path, md5)
+        mlflow.log_input(dataset, context="evaluation", tags={"dvc.md5": md5})
+        mlflow.log_metrics({f"eval_{k}": v for k, v in scores.items()})
+        mlflow.set_tags(
+            {
+                "acceptance.metric": metric,
+                "acceptance.threshold": threshold,
+                "acceptance.passed": str(passed).lower(),
+            }
+        )
+    client = mlflow.MlflowClient()
+    client.set_model_version_tag(name, version, "acceptance", "passed" if passed else "failed")
+    client.set_model_version_tag(name, version, f"eval_{metric}", str(value))
+    if passed:
+        client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
+    champion = client.get_registered_model(name).aliases.get(CHAMPION_ALIAS)
+    return Outcome(
+        model=name,
+        version=version,
+        metric=metric,
+        value=value,
+        threshold=threshold,
+        direction=direction,
+        passed=passed,
+        champion=None if champion is None else str(champion),
+    )
+
+
+def main() -> int:
+    o = run(load_params(), load_yaml(ACCEPTANCE_FILE))
+    model = f"{o.model} version {o.version}"
+    bar = f"{o.metric} = {o.value:.4f}, threshold {o.threshold:g} ({o.direction})"
+    if o.passed:
+        print(f"evaluate: ACCEPTED {model}: {bar}; alias '{CHAMPION_ALIAS}' -> version {o.version}")
+        return 0
+    current = (
+        f"version {o.champion} stays '{CHAMPION_ALIAS}'"
+        if o.champion
+        else f"no version is '{CHAMPION_ALIAS}'"
+    )
+    print(
+        f"evaluate: REJECTED {model}: {bar} on {EVALUATION_CSV}.\n"
+        f"  No alias set ({current}). All metrics: {METRICS_FILE}; the bar and its KPI:\n"
+        f"  {ACCEPTANCE_FILE}, owned by the client: change it only with their review.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
