@@ -309,3 +309,30 @@ def test_destination_names_the_project(template_repo: Path, tmp_path: Path) -> N
     assert (
         yaml.safe_load((named / ".copier-answers.yml").read_text())["package_name"] == "fraud_radar"
     )
+
+
+def test_unreachable_tracking_server_fails_fast(
+    template_repo: Path, tmp_path: Path, capsys
+) -> None:
+    """Server mode with nothing listening: exit 1 naming the server, the project kept."""
+    dest = tmp_path / "team"
+    code = main(
+        [
+            "new",
+            str(dest),
+            "--defaults",
+            "--template",
+            str(template_repo),
+            "--vcs-ref",
+            "HEAD",
+            "--data",
+            "mlflow_tracking=server",
+            "--data",
+            "mlflow_tracking_uri=http://127.0.0.1:9",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "the MLflow tracking server http://127.0.0.1:9 does not answer" in err
+    assert (dest / ".copier-answers.yml").is_file()
+    assert not (dest / "dvc.lock").exists()

@@ -132,7 +132,35 @@ def commit_all(dest: Path, message: str) -> None:
     git(dest, *identity, "commit", "--quiet", "--no-verify", "-m", message)
 
 
+def check_tracking_server(dest: Path, answers: Mapping[str, Any]) -> None:
+    """Fail fast when the pipeline would log to a server that does not answer.
+
+    MLflow retries HTTP calls for minutes; one request with a 5 s timeout says it at once.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or (
+        answers.get("mlflow_tracking_uri") if answers.get("mlflow_tracking") == "server" else ""
+    )
+    if not uri or not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).close()
+    except urllib.error.HTTPError:
+        return  # it answered, if only to refuse: the pipeline's own error will say why
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise HandoverError(
+            f"the MLflow tracking server {uri} does not answer ({reason}). The project is "
+            f"generated in {dest}: run `dvc repro` there once the server is reachable (with "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD set), or pass --no-run.",
+            1,
+        ) from error
+
+
 def run_pipeline(dest: Path, answers: Mapping[str, Any], progress: Callable[[str], None]) -> None:
+    check_tracking_server(dest, answers)
     env = pipeline_env(dest)
     progress("Running the example pipeline once (dvc repro: prepare, train, evaluate)")
     repro = subprocess.run(
