@@ -57,25 +57,34 @@ def data_args(data: dict[str, str]) -> list[str]:
     return [arg for key, value in data.items() for arg in ("--data", f"{key}={value}")]
 
 
+def new_no_run(template_repo: Path, dest: Path, *extra: str) -> int:
+    """`handover new DEST --defaults --no-run` from the test snapshot of the template."""
+    return new_in(template_repo, dest, "--no-run", *extra)
+
+
+def new_in(template_repo: Path, dest: Path, *extra: str) -> int:
+    """`handover new DEST --defaults` from the test snapshot of the template."""
+    return main(
+        [
+            "new",
+            str(dest),
+            "--defaults",
+            "--template",
+            str(template_repo),
+            "--vcs-ref",
+            "HEAD",
+            *extra,
+        ]
+    )
+
+
 @pytest.mark.parametrize(("data", "question"), INVALID, ids=[q for _, q in INVALID])
 def test_invalid_answer_is_rejected_before_writing(
     template_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], data, question
 ) -> None:
     dest = tmp_path / "dest"
     dest.mkdir()
-    code = main(
-        [
-            "new",
-            str(dest),
-            "--defaults",
-            "--no-run",
-            "--template",
-            str(template_repo),
-            "--vcs-ref",
-            "HEAD",
-            *data_args(data),
-        ]
-    )
+    code = new_no_run(template_repo, dest, *data_args(data))
     err = capsys.readouterr().err
     assert code == 2
     assert f"'{question}'" in err, err
@@ -268,44 +277,14 @@ def test_help_explains_options_and_exit_codes() -> None:
 def test_destination_names_the_project(template_repo: Path, tmp_path: Path) -> None:
     """`handover new churn-model` makes Churn Model / churn-model / churn_model by default."""
     dest = tmp_path / "churn-model"
-    assert (
-        main(
-            [
-                "new",
-                str(dest),
-                "--defaults",
-                "--no-run",
-                "--template",
-                str(template_repo),
-                "--vcs-ref",
-                "HEAD",
-            ]
-        )
-        == 0
-    )
+    assert new_no_run(template_repo, dest) == 0
     answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "Churn Model"
     assert answers["package_name"] == "churn_model"
     assert (dest / "src" / "churn_model").is_dir()
     assert "url = ../../churn-model-dvc-storage" in (dest / ".dvc" / "config").read_text()
     named = tmp_path / "other"
-    assert (
-        main(
-            [
-                "new",
-                str(named),
-                "--defaults",
-                "--no-run",
-                "--template",
-                str(template_repo),
-                "--vcs-ref",
-                "HEAD",
-                "--data",
-                "project_name=Fraud Radar",
-            ]
-        )
-        == 0
-    )
+    assert new_no_run(template_repo, named, "--data", "project_name=Fraud Radar") == 0
     assert (
         yaml.safe_load((named / ".copier-answers.yml").read_text())["package_name"] == "fraud_radar"
     )
@@ -316,20 +295,13 @@ def test_unreachable_tracking_server_fails_fast(
 ) -> None:
     """Server mode with nothing listening: exit 1 naming the server, the project kept."""
     dest = tmp_path / "team"
-    code = main(
-        [
-            "new",
-            str(dest),
-            "--defaults",
-            "--template",
-            str(template_repo),
-            "--vcs-ref",
-            "HEAD",
-            "--data",
-            "mlflow_tracking=server",
-            "--data",
-            "mlflow_tracking_uri=http://127.0.0.1:9",
-        ]
+    code = new_in(
+        template_repo,
+        dest,
+        "--data",
+        "mlflow_tracking=server",
+        "--data",
+        "mlflow_tracking_uri=http://127.0.0.1:9",
     )
     err = capsys.readouterr().err
     assert code == 1
