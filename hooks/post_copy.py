@@ -126,14 +126,14 @@ def ensure_dvc(task: str, remote: str, remote_url: str) -> None:
 
 
 def git_identity(owner_name: str, owner_email: str) -> list[str]:
-    """`-c` options for the first commit when git has no identity configured."""
+    """`-c` options for the first commit when git cannot tell who commits.
+
+    `git var` answers exactly as `git commit` would (config, environment, auto-detection);
+    `handover new` asks the same question before its own commit.
+    """
     configured = all(
-        os.environ.get(f"GIT_AUTHOR_{key}")
-        or subprocess.run(
-            ["git", "config", f"user.{key.lower()}"], capture_output=True, check=False
-        ).returncode
-        == 0
-        for key in ("NAME", "EMAIL")
+        subprocess.run(["git", "var", ident], capture_output=True, check=False).returncode == 0
+        for ident in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
     )
     if configured:
         return []

@@ -59,6 +59,26 @@ def run(
     return result
 
 
+def handover_new(
+    template_repo: Path, dest: Path, *extra: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """The installed `handover new DEST --defaults`, from the test snapshot of the template."""
+    return run(
+        tool("handover"),
+        "new",
+        dest,
+        "--defaults",
+        "--template",
+        template_repo,
+        "--vcs-ref",
+        "HEAD",
+        *extra,
+        cwd=dest.parent,
+        env=os.environ,
+        check=check,
+    )
+
+
 def project_env(project: Path) -> dict[str, str]:
     """Environment that runs a generated project's own tools with this interpreter's packages."""
     env = dict(os.environ)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, run, tool
+from conftest import ROOT, handover_new, run, tool
 from mlops_handover.cli import main
 
 INVALID = [
@@ -94,21 +94,7 @@ def test_invalid_answer_is_rejected_before_writing(
 def test_invalid_answer_leaves_no_new_directory(template_repo: Path, tmp_path: Path) -> None:
     """Through the installed command: exit code 2, message on stderr, nothing created."""
     dest = tmp_path / "never"
-    result = run(
-        tool("handover"),
-        "new",
-        dest,
-        "--defaults",
-        "--template",
-        template_repo,
-        "--vcs-ref",
-        "HEAD",
-        "--data",
-        "package_name=1abc",
-        cwd=tmp_path,
-        check=False,
-        env=os.environ,
-    )
+    result = handover_new(template_repo, dest, "--data", "package_name=1abc", check=False)
     assert result.returncode == 2
     assert "Validation error for question 'package_name'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -161,23 +147,15 @@ def test_new_without_git_identity_json(
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
     monkeypatch.setenv("EMAIL", "")
     dest = tmp_path / "p"
-    result = run(
-        tool("handover"),
-        "new",
+    result = handover_new(
+        template_repo,
         dest,
-        "--defaults",
         "--no-run",
         "--json",
-        "--template",
-        template_repo,
-        "--vcs-ref",
-        "HEAD",
         "--data",
         "client_owner_name=Pat Client",
         "--data",
         "client_owner_email=pat@acme.example",
-        cwd=tmp_path,
-        env=os.environ,
     )
     payload = json.loads(result.stdout)  # stdout is pure JSON; progress went to stderr
     assert payload["dest"] == str(dest)

@@ -8,33 +8,25 @@ date.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import project_env, run, tool
+from conftest import handover_new, project_env, run, tool
 
 pytestmark = pytest.mark.slow
 
 
 def test_new_runs_the_pipeline_and_a_fresh_clone_is_up_to_date(
-    template_repo: Path, tmp_path: Path
+    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # No git identity: both commits (generation, first run) use the client owner's.
+    empty = tmp_path / "empty-gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("EMAIL", "")
     dest = tmp_path / "churn-model"
-    result = run(
-        tool("handover"),
-        "new",
-        dest,
-        "--defaults",
-        "--json",
-        "--template",
-        template_repo,
-        "--vcs-ref",
-        "HEAD",
-        cwd=tmp_path,
-        env=os.environ,
-    )
+    result = handover_new(template_repo, dest, "--json")
     payload = json.loads(result.stdout)
     assert payload["pipeline_ran"] is True
     assert payload["model"]["registered_model"] == "churn-model"
@@ -47,6 +39,9 @@ def test_new_runs_the_pipeline_and_a_fresh_clone_is_up_to_date(
         "Run the example pipeline (dvc repro)",
         "Generate the project from the mlops-handover template",
     ]
+    authors = run("git", "log", "--format=%an <%ae>|%cn <%ce>", cwd=dest).stdout.split("\n")
+    owner = "Client ML Owner <ml-owner@acme.example>"
+    assert [a for a in authors if a] == [f"{owner}|{owner}"] * 2
     tracked = run("git", "ls-files", cwd=dest).stdout.split()
     assert {"dvc.lock", "metrics.json", "models/train.json"} <= set(tracked)
     assert run("git", "status", "--porcelain", cwd=dest).stdout == ""
@@ -72,23 +67,15 @@ def test_new_runs_the_pipeline_and_a_fresh_clone_is_up_to_date(
 def test_new_reports_a_failed_acceptance_gate(template_repo: Path, tmp_path: Path) -> None:
     """Below the bar: exit 1, a message naming the bar's file, the project kept, no alias."""
     dest = tmp_path / "strict"
-    result = run(
-        tool("handover"),
-        "new",
-        dest,
-        "--defaults",
-        "--template",
+    result = handover_new(
         template_repo,
-        "--vcs-ref",
-        "HEAD",
+        dest,
         "--data",
         "ml_task=regression",
         "--data",
         "primary_metric=r2",
         "--data",
         "acceptance_threshold=0.99",
-        cwd=tmp_path,
-        env=os.environ,
         check=False,
     )
     assert result.returncode == 1, result.stderr

@@ -123,10 +123,12 @@ def commit_all(dest: Path, message: str) -> None:
     if not git(dest, "status", "--porcelain"):
         return
     identity: list[str] = []
-    has_identity = subprocess.run(
-        ["git", "var", "GIT_AUTHOR_IDENT"], cwd=dest, capture_output=True, check=False
+    # The same question hooks/post_copy.py asks before the first commit.
+    known = all(
+        subprocess.run(["git", "var", ident], cwd=dest, capture_output=True).returncode == 0
+        for ident in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
     )
-    if has_identity.returncode != 0:
+    if not known:
         name, email = git(dest, "log", "-1", "--format=%an%n%ae").splitlines()
         identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
     git(dest, *identity, "commit", "--quiet", "--no-verify", "-m", message)
