@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import gzip
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +43,9 @@ BREAST_CANCER_FEATURES = (
 DIABETES_FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
 
 DATASETS = {"classification": "breast_cancer", "regression": "diabetes"}
+
+#: The date line the seeded decision records render with; Copier's Jinja has no clock.
+UNSTAMPED_DATE = re.compile(r'^date: "\[FILL:[^\]]*\]"$', re.MULTILINE)
 
 
 def fail(message: str) -> None:
@@ -125,6 +130,16 @@ def ensure_dvc(task: str, remote: str, remote_url: str) -> None:
             print(f"DVC remote 'storage' is {store} ({pushed} file(s) pushed)")
 
 
+def stamp_decisions(today: datetime.date | None = None) -> None:
+    """Date the seeded decision records: they were taken when the answers were given."""
+    stamp = f"date: {(today or datetime.date.today()).isoformat()}"
+    for record in sorted(Path("docs/decisions").glob("[0-9][0-9][0-9][0-9]-*.md")):
+        text = record.read_text(encoding="utf-8")
+        stamped = UNSTAMPED_DATE.sub(stamp, text, count=1)
+        if stamped != text:
+            record.write_text(stamped, encoding="utf-8", newline="\n")
+
+
 def git_identity(owner_name: str, owner_email: str) -> list[str]:
     """`-c` options for the first commit when git cannot tell who commits.
 
@@ -169,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--owner-email", required=True)
     args = parser.parse_args(argv)
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    stamp_decisions()
     ensure_git()
     ensure_dvc(args.task, args.dvc_remote, args.dvc_remote_url)
     first_commit(args.owner_name, args.owner_email)

@@ -504,6 +504,16 @@ def test_pre_commit_hooks_and_pins(render) -> None:
     assert re.fullmatch(r"v0\.\d+\.\d+", revs[ruff_repo])
 
 
+def test_signoffs_hook_runs_check_jsonschema_on_the_signoffs(render) -> None:
+    """The hook's own arguments, run with the real check-jsonschema, accept the generated file."""
+    project = render("github-local")
+    repo, hook = _hooks(load(project / PRE_COMMIT))["check-jsonschema"]
+    assert repo["repo"] == "https://github.com/python-jsonschema/check-jsonschema"
+    signoffs = "docs/handover/signoffs.yaml"
+    assert re.search(hook["files"], signoffs) and not re.search(hook["files"], "dvc.yaml")
+    run(tool("check-jsonschema"), *hook["args"], signoffs, cwd=project)
+
+
 @pytest.mark.parametrize("name", ["github-local", "gitlab-s3-endpoint"])
 def test_ruff_hook_matches_the_locked_ruff(render, name: str) -> None:
     """pre-commit's Ruff and the lock's Ruff share a minor version, so they format alike."""

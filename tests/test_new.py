@@ -50,6 +50,13 @@ INVALID = [
     ({"dvc_remote": "s3", "dvc_remote_url": "s3://key:secret@bucket/x"}, "dvc_remote_url"),
     ({"dvc_remote": "s3", "dvc_s3_endpoint_url": "minio:9000"}, "dvc_s3_endpoint_url"),
     ({"license": "GPL-3.0"}, "license"),
+    ({"vendor_email_domain": "Vendor"}, "vendor_email_domain"),
+    ({"vendor_email_domain": "acme.example"}, "vendor_email_domain"),
+    ({"engagement_model": "body_shopping"}, "engagement_model"),
+    ({"data_sensitivity": "secret"}, "data_sensitivity"),
+    ({"data_residency": " "}, "data_residency"),
+    ({"data_deletion_days": "0"}, "data_deletion_days"),
+    ({"data_deletion_days": "400"}, "data_deletion_days"),
 ]
 
 

@@ -34,6 +34,36 @@ or the pipeline failed (the project stays in DEST); 2 bad usage, invalid answers
 destination (nothing written).
 """
 
+EPILOG_CARD = """\
+examples:
+  handover card                       write the champion's facts into docs/model-card.md
+  handover card --check               in CI: fail if the card does not match the registry
+  handover card --project ../churn-model --json
+
+The tracking store is the project's: $MLFLOW_TRACKING_URI, else params.yaml
+mlflow.tracking_uri, else sqlite mlflow.db at the project root. Only the regions between the
+<!-- handover:results:... --> and <!-- handover:lineage:... --> markers and the front matter's
+model-index values and handover.lineage are rewritten; a second run writes nothing.
+
+exit codes: 0 written or unchanged (with --check: up to date); 1 the card is out of date
+(--check), no champion version, or the tracking store cannot be reached; 2 bad usage, or no
+card, or a card without its front matter or region markers.
+"""
+
+EPILOG_DECISION_NEW = """\
+examples:
+  handover decision new "Use PostgreSQL for the feature store"
+  handover decision new "Retire the batch scorer" --status accepted --date 2025-06-30 --json
+
+The record is docs/decisions/NNNN-slug.md: NNNN is the highest number there plus one (gaps are
+kept; 0001 when there is no record), the slug the title's ASCII words. It is a copy of the
+project's docs/decisions/adr-template.md (else the template's) with the title, status and date
+filled in; the rest is for you to write.
+
+exit codes: 0 created; 1 the file appeared meanwhile; 2 bad usage: empty title, bad status or
+date, no docs/decisions directory or template.
+"""
+
 
 def progress_printer() -> Callable[[str], None]:
     started = time.monotonic()
@@ -88,6 +118,49 @@ def cmd_new(args: argparse.Namespace) -> int:
     if result.metrics:
         print("Metrics: " + ", ".join(f"{k}={v}" for k, v in result.metrics.items()))
     print(f"Next: cd {args.dest} and read README.md; `dvc repro` reruns the pipeline.")
+    return 0
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from mlops_handover.card import fill_card
+
+    result = fill_card(args.project, model=args.model, alias=args.alias, check=args.check)
+    if args.json:
+        print(result.to_json())
+    else:
+        c = result.champion
+        summary = {
+            "updated": "updated",
+            "unchanged": "up to date" if args.check else "unchanged",
+            "out_of_date": "OUT OF DATE: run `handover card` and commit the card",
+        }[result.status]
+        print(f"{result.card}: {summary}")
+        print(
+            f"  {c.alias}: {c.registered_model} version {c.version}, run {c.run_id}, "
+            f"commit {c.git_commit[:8] or 'unknown'}, registered {c.registered_at}"
+        )
+        if c.primary_metric in c.metrics:
+            print(
+                f"  {c.primary_metric} = {c.metrics[c.primary_metric]:.6g} "
+                f"(bar {c.bar or 'unknown'}: {c.acceptance or 'not recorded'})"
+            )
+        if result.diff:
+            print("\n".join(result.diff), file=sys.stderr)
+    return 1 if result.status == "out_of_date" else 0
+
+
+def cmd_decision_new(args: argparse.Namespace) -> int:
+    from mlops_handover.decisions import new_decision
+
+    record = new_decision(args.title, args.project, status=args.status, date=args.date)
+    if args.json:
+        print(record.to_json())
+    else:
+        print(
+            f"Created {record.path} (ADR-{record.number}, status {record.status}, "
+            f"date {record.date}). Next: write it (replace each FILL instruction) and open a "
+            "pull request."
+        )
     return 0
 
 
@@ -150,6 +223,68 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the result as JSON on stdout (progress still goes to stderr)",
     )
     new.set_defaults(func=cmd_new)
+
+    card = sub.add_parser(
+        "card",
+        help="write the champion version's results and lineage into the model card",
+        description=(
+            "Read the version holding the champion alias from the project's MLflow registry "
+            "(its run, git commit, data versions, evaluation metrics, acceptance verdict and "
+            "registration date) and write them into docs/model-card.md, leaving everything "
+            "the client wrote as it is."
+        ),
+        epilog=EPILOG_CARD,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    card.add_argument(
+        "--project", default=".", metavar="PATH", help="the project root (default: .)"
+    )
+    card.add_argument(
+        "--model",
+        metavar="NAME",
+        help="registered model (default: params.yaml mlflow.registered_model, else the card's)",
+    )
+    card.add_argument(
+        "--alias", default="champion", help="the alias naming the version (default: champion)"
+    )
+    card.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the card does not match the registry (for CI)",
+    )
+    card.add_argument("--json", action="store_true", help="print the result as JSON")
+    card.set_defaults(func=cmd_card)
+
+    decision = sub.add_parser(
+        "decision",
+        help="manage the decision log (docs/decisions/, MADR)",
+        description="Manage the project's decision log: MADR records in docs/decisions/.",
+    )
+    decision_sub = decision.add_subparsers(dest="action", metavar="ACTION", required=True)
+    decision_new = decision_sub.add_parser(
+        "new",
+        help="create the next numbered decision record",
+        description=(
+            "Create the next decision record, docs/decisions/NNNN-slug.md, from the project's "
+            "adr-template.md, with its title, status and date filled in."
+        ),
+        epilog=EPILOG_DECISION_NEW,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    decision_new.add_argument("title", metavar="TITLE", help="the decision, in a short sentence")
+    decision_new.add_argument(
+        "--project", default=".", metavar="PATH", help="the project root (default: .)"
+    )
+    decision_new.add_argument(
+        "--status",
+        default="proposed",
+        help="proposed (default), rejected, accepted, deprecated or 'superseded by ADR-NNNN'",
+    )
+    decision_new.add_argument(
+        "--date", metavar="YYYY-MM-DD", help="the decision's date (default: today)"
+    )
+    decision_new.add_argument("--json", action="store_true", help="print the result as JSON")
+    decision_new.set_defaults(func=cmd_decision_new)
     return parser
 
 

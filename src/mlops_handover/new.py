@@ -134,31 +134,37 @@ def commit_all(dest: Path, message: str) -> None:
     git(dest, *identity, "commit", "--quiet", "--no-verify", "-m", message)
 
 
-def check_tracking_server(dest: Path, answers: Mapping[str, Any]) -> None:
-    """Fail fast when the pipeline would log to a server that does not answer.
+def tracking_server_unreachable(uri: str, timeout: float = 5) -> str | None:
+    """Why an http(s) tracking server does not answer; None when it answers or is not http(s).
 
     MLflow retries HTTP calls for minutes; one request with a 5 s timeout says it at once.
     """
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or (
-        answers.get("mlflow_tracking_uri") if answers.get("mlflow_tracking") == "server" else ""
-    )
-    if not uri or not uri.startswith(("http://", "https://")):
-        return
+    if not uri.startswith(("http://", "https://")):
+        return None
     import urllib.error
     import urllib.request
 
     try:
-        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=5).close()
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
     except urllib.error.HTTPError:
-        return  # it answered, if only to refuse: the pipeline's own error will say why
+        return None  # it answered, if only to refuse: the caller's own error will say why
     except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
+        return str(getattr(error, "reason", error))
+    return None
+
+
+def check_tracking_server(dest: Path, answers: Mapping[str, Any]) -> None:
+    """Fail fast when the pipeline would log to a server that does not answer."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or (
+        answers.get("mlflow_tracking_uri") if answers.get("mlflow_tracking") == "server" else ""
+    )
+    if reason := tracking_server_unreachable(uri or ""):
         raise HandoverError(
             f"the MLflow tracking server {uri} does not answer ({reason}). The project is "
             f"generated in {dest}: run `dvc repro` there once the server is reachable (with "
             "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD set), or pass --no-run.",
             1,
-        ) from error
+        )
 
 
 def run_pipeline(dest: Path, answers: Mapping[str, Any], progress: Callable[[str], None]) -> None:

@@ -25,6 +25,8 @@ METRICS_FILE = Path("metrics.json")
 PREDICTIONS_CSV = Path("plots/predictions.csv")
 TARGET = "target"
 CHAMPION_ALIAS = "champion"
+#: The version that held `champion` before it last moved: where a rollback goes.
+PREVIOUS_ALIAS = "previous"
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Stage `evaluate`: measure the registered version on the client-held split and apply the gate.
 
-The bar lives in evaluation/acceptance.yaml, owned by the client. A version that meets it gets
-the registry alias `champion`; one that does not gets no alias and the stage exits non-zero, so
+The bar lives in evaluation/acceptance.yaml, owned by the client. A version that meets it for
+the first time gets the registry alias `champion` (the version it replaces becomes `previous`,
+as with `registry promote`); one that does not gets no alias and the stage exits non-zero, so
 `dvc repro` and CI fail visibly instead of shipping a model nobody accepted.
 """
 
@@ -22,6 +23,7 @@ from .config import (
     EVALUATION_CSV,
     METRICS_FILE,
     PREDICTIONS_CSV,
+    PREVIOUS_ALIAS,
     TRAIN_INFO,
     file_md5,
     load_params,
@@ -30,6 +32,7 @@ from .config import (
     setup_mlflow,
     split_features,
 )
+from .registry import ACCEPTANCE_TAG, PASSED, move_champion
 
 
 def check_acceptance(acceptance: dict[str, Any], task: str) -> list[str]:
@@ -69,7 +72,9 @@ class Outcome:
     threshold: float
     direction: str
     passed: bool
+    promoted: bool  # the gate moved `champion` to this version
     champion: str | None  # the version holding the alias after the gate
+    previous: str | None  # the version holding `previous` after the gate
 
 
 def run(
@@ -83,7 +88,9 @@ def run(
     """Evaluate the version named in `info_path`, log to its run, promote it if it passes.
 
     A failing version never takes the alias, and never takes it away either: the current
-    champion may be serving, and it was accepted when it was evaluated.
+    champion may be serving, and it was accepted when it was evaluated. A version that had
+    passed before is not promoted again, so rerunning the stage (a changed bar, a forced
+    `dvc repro`) does not undo a `registry rollback` or `promote`.
     """
     import mlflow
     import mlflow.sklearn
@@ -123,11 +130,14 @@ def run(
             }
         )
     client = mlflow.MlflowClient()
-    client.set_model_version_tag(name, version, "acceptance", "passed" if passed else "failed")
+    verdict_before = client.get_model_version(name, version).tags.get(ACCEPTANCE_TAG)
+    client.set_model_version_tag(name, version, ACCEPTANCE_TAG, PASSED if passed else "failed")
     client.set_model_version_tag(name, version, f"eval_{metric}", str(value))
-    if passed:
-        client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
-    champion = client.get_registered_model(name).aliases.get(CHAMPION_ALIAS)
+    promoted = passed and verdict_before != PASSED
+    if promoted:
+        move_champion(client, name, version)
+    aliases = client.get_registered_model(name).aliases
+    champion, previous = aliases.get(CHAMPION_ALIAS), aliases.get(PREVIOUS_ALIAS)
     return Outcome(
         model=name,
         version=version,
@@ -136,7 +146,9 @@ def run(
         threshold=threshold,
         direction=direction,
         passed=passed,
+        promoted=promoted,
         champion=None if champion is None else str(champion),
+        previous=None if previous is None else str(previous),
     )
 
 
@@ -144,14 +156,25 @@ def main() -> int:
     o = run(load_params(), load_yaml(ACCEPTANCE_FILE))
     model = f"{o.model} version {o.version}"
     bar = f"{o.metric} = {o.value:.4f}, threshold {o.threshold:g} ({o.direction})"
-    if o.passed:
-        print(f"evaluate: ACCEPTED {model}: {bar}; alias '{CHAMPION_ALIAS}' -> version {o.version}")
+    if o.promoted:
+        moved = f"alias '{CHAMPION_ALIAS}' -> version {o.version}"
+        if o.previous:
+            moved += f" ('{PREVIOUS_ALIAS}': version {o.previous})"
+        print(f"evaluate: ACCEPTED {model}: {bar}; {moved}")
         return 0
     current = (
         f"version {o.champion} stays '{CHAMPION_ALIAS}'"
         if o.champion
         else f"no version is '{CHAMPION_ALIAS}'"
     )
+    if o.passed:
+        again = (
+            ""
+            if o.champion == o.version
+            else f"; to promote it: python -m {__package__}.registry promote {o.version}"
+        )
+        print(f"evaluate: ACCEPTED {model}: {bar}; it had passed before ({current}){again}")
+        return 0
     print(
         f"evaluate: REJECTED {model}: {bar} on {EVALUATION_CSV}.\n"
         f"  No alias set ({current}). All metrics: {METRICS_FILE}; the bar and its KPI:\n"
