@@ -117,7 +117,10 @@ def cmd_new(args: argparse.Namespace) -> int:
         )
     if result.metrics:
         print("Metrics: " + ", ".join(f"{k}={v}" for k, v in result.metrics.items()))
-    print(f"Next: cd {args.dest} and read README.md; `dvc repro` reruns the pipeline.")
+    print(
+        f"Next: cd {args.dest} and read README.md; `dvc repro` reruns the pipeline;\n"
+        "      docs/handover/README.md says how the engagement runs and what to fill in."
+    )
     return 0
 
 
