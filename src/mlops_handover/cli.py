@@ -167,6 +167,13 @@ def cmd_decision_new(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_project_option(parser: argparse.ArgumentParser) -> None:
+    """--project, for the commands that work inside a generated project."""
+    parser.add_argument(
+        "--project", default=".", metavar="PATH", help="the project root (default: .)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handover",
@@ -239,9 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG_CARD,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    card.add_argument(
-        "--project", default=".", metavar="PATH", help="the project root (default: .)"
-    )
+    add_project_option(card)
     card.add_argument(
         "--model",
         metavar="NAME",
@@ -275,9 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     decision_new.add_argument("title", metavar="TITLE", help="the decision, in a short sentence")
-    decision_new.add_argument(
-        "--project", default=".", metavar="PATH", help="the project root (default: .)"
-    )
+    add_project_option(decision_new)
     decision_new.add_argument(
         "--status",
         default="proposed",
