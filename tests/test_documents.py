@@ -19,6 +19,12 @@ import pytest
 import yaml
 
 from conftest import copy_template
+from mlops_handover.documents import (
+    DECISION_STATUS,
+    MADR_SECTIONS,
+    headings,
+)
+from mlops_handover.documents import PLACEHOLDER_PATTERN as PLACEHOLDER
 
 SEEDED = (
     "0000-use-markdown-architectural-decision-records.md",
@@ -27,9 +33,6 @@ SEEDED = (
     "0003-primary-metric-and-acceptance-bar.md",
     "0004-engagement-and-ownership-model.md",
 )
-MADR_MANDATORY = ("Context and Problem Statement", "Considered Options", "Decision Outcome")
-MADR_STATUS = re.compile(r"^(proposed|rejected|accepted|deprecated|superseded by ADR-\d{4})$")
-PLACEHOLDER = re.compile(r"\[FILL:[^\]]*\]")
 # Placeholder styles other than the one marker, which the audit would not find.
 OTHER_PLACEHOLDERS = re.compile(
     r"\bTODO\b|\bTBD\b|\bFIXME\b|More Information Needed|Insufficient information|\{[a-z][^{}\n]*\}"
@@ -68,27 +71,16 @@ MATRIX = [
 ]
 
 
-def headings(body: str, level: int) -> list[str]:
-    """Markdown headings of one level, outside fenced code blocks."""
-    found, fenced = [], False
-    for line in body.splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-        elif not fenced and line.startswith("#" * level + " "):
-            found.append(line[level + 1 :].strip())
-    return found
-
-
 def check_madr(path: Path, *, seeded: bool) -> frontmatter.Post:
     """A record has valid MADR 4 front matter and its mandatory sections."""
     post = frontmatter.loads(path.read_text(encoding="utf-8"))
-    assert MADR_STATUS.match(str(post["status"])), f"{path.name}: status {post['status']!r}"
+    assert DECISION_STATUS.match(str(post["status"])), f"{path.name}: status {post['status']!r}"
     makers = post["decision-makers"]
     assert isinstance(makers, list) and makers, f"{path.name}: decision-makers must be a list"
     titles = headings(post.content, 1)
     assert len(titles) == 1, f"{path.name}: expected one H1, found {titles}"
     sections = headings(post.content, 2)
-    for section in MADR_MANDATORY:
+    for section in MADR_SECTIONS:
         assert section in sections, f"{path.name}: missing '## {section}'"
     assert sections.index("Considered Options") < sections.index("Decision Outcome")
     assert re.search(r'^Chosen option: "[^"]+"', post.content, re.M), path.name

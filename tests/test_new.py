@@ -145,14 +145,9 @@ def test_no_terminal_without_defaults_is_refused(tmp_path: Path, monkeypatch, ca
     assert "pass --defaults" in capsys.readouterr().err
 
 
-def test_new_without_git_identity_json(
-    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("no_git_identity")
+def test_new_without_git_identity_json(template_repo: Path, tmp_path: Path) -> None:
     """No user.name/email anywhere: the first commit uses the client owner from the answers."""
-    empty = tmp_path / "empty-gitconfig"
-    empty.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    monkeypatch.setenv("EMAIL", "")
     dest = tmp_path / "p"
     result = handover_new(
         template_repo,

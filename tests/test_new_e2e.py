@@ -17,14 +17,11 @@ from conftest import handover_new, project_env, run, tool
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.usefixtures("no_git_identity")
 def test_new_runs_the_pipeline_and_a_fresh_clone_is_up_to_date(
-    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    template_repo: Path, tmp_path: Path
 ) -> None:
     # No git identity: both commits (generation, first run) use the client owner's.
-    empty = tmp_path / "empty-gitconfig"
-    empty.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    monkeypatch.setenv("EMAIL", "")
     dest = tmp_path / "churn-model"
     result = handover_new(template_repo, dest, "--json")
     payload = json.loads(result.stdout)
