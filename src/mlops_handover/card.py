@@ -32,7 +32,8 @@ from mlops_handover.documents import (
     round_trip_yaml,
     split_front_matter,
 )
-from mlops_handover.new import HandoverError, tracking_server_unreachable
+from mlops_handover.errors import HandoverError
+from mlops_handover.new import tracking_server_unreachable
 
 CHAMPION = "champion"
 EVAL_PREFIX = "eval_"

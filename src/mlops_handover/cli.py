@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 
 from mlops_handover import __version__
+from mlops_handover.errors import HandoverError
 
 EPILOG_NEW = """\
 examples:
@@ -62,6 +63,26 @@ filled in; the rest is for you to write.
 
 exit codes: 0 created; 1 the file appeared meanwhile; 2 bad usage: empty title, bad status or
 date, no docs/decisions directory or template.
+"""
+
+EPILOG_AUDIT = """\
+examples:
+  handover audit                                 audit the repository in the current directory
+  handover audit --fail-under L2                 in CI: exit 1 below L2 retrainable
+  handover audit --offline --format sarif --output audit.sarif
+  handover audit --format markdown >> "$GITHUB_STEP_SUMMARY"
+  handover audit ../churn-model ../fraud-model --format json
+  handover audit --select RP,SC501 --ignore RP103
+
+levels: L0 vendor-dependent, L1 reproducible, L2 retrainable, L3 operable, L4 owned. A failed
+critical check caps the level; the headline is the weakest pillar (Reproduce, Retrain, Operate,
+Secure, Own). `handover checks` lists the checks, `handover explain ID` says how to fix one.
+Configuration: [tool.handover.audit] in pyproject.toml (select, ignore, waivers, fail-under,
+thresholds, client-domains, vendor-domains); see docs/audit.md.
+
+exit codes: 0 every repository at or above the --fail-under level (or fail-under in its
+configuration; without either, 0); 1 a repository below it; 2 bad usage, a path that is not a
+directory, an invalid configuration, or an internal error.
 """
 
 
@@ -164,6 +185,121 @@ def cmd_decision_new(args: argparse.Namespace) -> int:
             f"date {record.date}). Next: write it (replace each FILL instruction) and open a "
             "pull request."
         )
+    return 0
+
+
+def _selectors(values: list[str]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from mlops_handover.audit import engine, report
+    from mlops_handover.audit.fixtures import AuditOptions
+    from mlops_handover.audit.model import level_name, parse_level
+
+    try:
+        fail_under = parse_level(args.fail_under) if args.fail_under else None
+        select, ignore = _selectors(args.select), _selectors(args.ignore)
+        engine.selected_checks(select, ignore)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    paths = args.paths or ["."]
+    many = len(paths) > 1
+
+    def progress(done: engine.Report) -> None:
+        if many:
+            state = f"error: {done.error}" if done.error else level_name(done.level)
+            print(f"audited {done.path}: {state}", file=sys.stderr, flush=True)
+
+    reports = engine.audit_many(
+        paths,
+        AuditOptions(offline=args.offline),
+        select=select,
+        ignore=ignore,
+        jobs=args.jobs,
+        progress=progress,
+    )
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        if args.format == "terminal":
+            text = report.to_terminal(reports, stream=out, show=args.show)
+        else:
+            text = report.render(args.format, reports, fail_under)
+        out.write(text)
+    finally:
+        if args.output:
+            out.close()
+    for item in reports:
+        for problem in item.problems:
+            if args.format != "terminal" or args.output:
+                print(f"{item.path}: config: {problem}", file=sys.stderr)
+    if any(r.error for r in reports):
+        if args.format != "terminal" or args.output:
+            for r in reports:
+                if r.error:
+                    print(f"error: {r.error}", file=sys.stderr)
+        return 2
+    below = [
+        r for r in reports
+        if (bar := fail_under if fail_under is not None else r.fail_under) is not None
+        and r.level < bar
+    ]  # fmt: skip
+    for r in below:
+        bar = fail_under if fail_under is not None else r.fail_under
+        print(
+            f"{r.path}: {level_name(r.level)} is below the required {level_name(bar)}",
+            file=sys.stderr,
+        )
+    return 1 if below else 0
+
+
+def cmd_checks(args: argparse.Namespace) -> int:
+    from mlops_handover.audit.model import all_checks
+
+    checks = all_checks().values()
+    if args.json:
+        import json
+
+        rows = [
+            {
+                "id": c.id(),
+                "pillar": c.pillar.value,
+                "severity": c.severity.value,
+                "level": c.level,
+                "title": c.title(),
+                "needs_attestation": c.needs_attestation,
+                "url": c.url(),
+            }
+            for c in checks
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    for c in checks:
+        print(f"{c.id()}  {c.pillar.value:<9}  {c.severity.value:<8}  L{c.level}  {c.title()}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from mlops_handover.audit.model import all_checks, level_name
+
+    checks = all_checks()
+    check = checks.get(args.id.strip().upper())
+    if check is None:
+        near = [i for i in checks if i.startswith(args.id.strip().upper()[:2])]
+        hint = f"; checks starting with {args.id[:2].upper()}: {', '.join(near)}" if near else ""
+        print(f"error: no check {args.id!r}{hint} (`handover checks` lists them)", file=sys.stderr)
+        return 2
+    print(f"{check.id()}: {check.title()}")
+    print(
+        f"pillar {check.pillar.value} · severity {check.severity.value} · counts from "
+        f"{level_name(check.level)}"
+        + (" · passes only with a sign-off" if check.needs_attestation else "")
+    )
+    print()
+    print(check.advice())
+    print()
+    print(f"More: {check.url()}")
     return 0
 
 
@@ -291,13 +427,81 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decision_new.add_argument("--json", action="store_true", help="print the result as JSON")
     decision_new.set_defaults(func=cmd_decision_new)
+
+    audit = sub.add_parser(
+        "audit",
+        help="measure handover readiness (L0 vendor-dependent to L4 owned)",
+        description=(
+            "Audit one or more repositories for handover readiness from the evidence in their "
+            "files, git history, DVC pipeline, MLflow store and handover documents, and say "
+            "what to fix. Several paths are audited in parallel and summarised in one table."
+        ),
+        epilog=EPILOG_AUDIT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    audit.add_argument("paths", nargs="*", metavar="PATH", help="repositories (default: .)")
+    audit.add_argument(
+        "--format",
+        choices=("terminal", "markdown", "json", "sarif", "html"),
+        default="terminal",
+        help="output format (default: terminal)",
+    )
+    audit.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    audit.add_argument(
+        "--fail-under",
+        metavar="LEVEL",
+        help="exit 1 below this level, L0-L4 (default: fail-under in [tool.handover.audit])",
+    )
+    audit.add_argument(
+        "--offline",
+        action="store_true",
+        help="no network: MLflow server and remote checks report unknown; local stores are read",
+    )
+    audit.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="IDS",
+        help="run only these checks: IDs, prefixes or pillars, comma-separated (repeatable)",
+    )
+    audit.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="IDS",
+        help="skip these checks: IDs, prefixes or pillars, comma-separated (repeatable)",
+    )
+    audit.add_argument(
+        "--show",
+        choices=("problems", "all"),
+        default="problems",
+        help="terminal: list only checks that fall short (default) or all",
+    )
+    audit.add_argument(
+        "-j", "--jobs", type=int, metavar="N", help="repositories audited at once (default: 8)"
+    )
+    audit.set_defaults(func=cmd_audit)
+
+    checks = sub.add_parser(
+        "checks",
+        help="list the audit's checks",
+        description="List every audit check: ID, pillar, severity, the level it counts from.",
+    )
+    checks.add_argument("--json", action="store_true", help="print the list as JSON")
+    checks.set_defaults(func=cmd_checks)
+
+    explain = sub.add_parser(
+        "explain",
+        help="explain one audit check and how to fix it",
+        description="Print what an audit check looks for, why it matters and how to fix it.",
+    )
+    explain.add_argument("id", metavar="ID", help="a check ID, for example RP101")
+    explain.set_defaults(func=cmd_explain)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from mlops_handover.new import HandoverError
-
     try:
         return args.func(args)
     except HandoverError as error:

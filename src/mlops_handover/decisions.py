@@ -28,7 +28,7 @@ from mlops_handover.documents import (
     round_trip_yaml,
     split_front_matter,
 )
-from mlops_handover.new import HandoverError
+from mlops_handover.errors import HandoverError
 from mlops_handover.template import template_source
 
 RECORD_NAME = re.compile(r"^(\d{4})-.+\.md$")

@@ -11,10 +11,12 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import frontmatter
-from ruamel.yaml import YAML
+
+if TYPE_CHECKING:  # ruamel is imported when a document is rewritten, not to read one
+    from ruamel.yaml import YAML
 
 #: Everything the client must fill starts with this (`[FILL: instruction]`); the audit greps it.
 PLACEHOLDER = "[FILL:"
@@ -134,6 +136,8 @@ def read_front_matter(text: str) -> dict[str, Any]:
 
 def round_trip_yaml() -> YAML:
     """A ruamel.yaml that keeps comments, order and quotes, and writes the templates' style."""
+    from ruamel.yaml import YAML
+
     yaml = YAML()
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap a long value

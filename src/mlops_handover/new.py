@@ -22,18 +22,11 @@ from typing import Any
 
 import yaml
 
+from mlops_handover.errors import HandoverError
 from mlops_handover.template import questions, template_source
 
 ANSWERS_FILE = ".copier-answers.yml"
 QUIET_TOOLS = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-
-
-class HandoverError(Exception):
-    """A failure to report to the user as it is, with the exit code the CLI should use."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass
