@@ -99,5 +99,9 @@ def outcome(path: Path, check_id: str, **kwargs) -> Outcome:
     return check_result(path, check_id, **kwargs).outcome
 
 
-def full_audit(path: Path, *, offline: bool = True, environ: dict[str, str] | None = None) -> Report:
-    return audit(path, AuditOptions(offline=offline, environ=environ if environ is not None else {}))
+def full_audit(
+    path: Path, *, offline: bool = True, environ: dict[str, str] | None = None
+) -> Report:
+    return audit(
+        path, AuditOptions(offline=offline, environ=environ if environ is not None else {})
+    )

@@ -6,14 +6,16 @@ what the catalogue's checks find; the catalogue's checks have their own test mod
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from audit_repos import make_repo
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlops_handover.audit import config as audit_config
 from mlops_handover.audit.engine import audit, run_check, selected_checks, summarise
-from mlops_handover.audit.fixtures import AuditOptions, Context, Domains
+from mlops_handover.audit.fixtures import AuditOptions, Context, Domains, _glob_regex
 from mlops_handover.audit.model import (
     Check,
     CheckResult,
@@ -342,3 +344,22 @@ def test_ci_fixture_reads_github_and_gitlab(tmp_path: Path) -> None:
     assert github.jobs[0].uses == ("actions/checkout@v4",) and github.commands == ("pytest",)
     assert gitlab.provider == "gitlab" and "merge_request" in gitlab.triggers
     assert gitlab.commands == ("pytest",)
+
+
+# Parts made only of dots are normalised away by PurePath; git never lists such paths.
+PART = st.text(alphabet="ab.-_", min_size=1, max_size=4).filter(lambda p: p.strip("."))
+PATTERN_PART = (
+    st.text(alphabet="ab.*?", min_size=1, max_size=4).filter(lambda p: p.strip("."))
+    | st.just("[ab]")
+    | st.just("[!a]")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    path=st.lists(PART, min_size=1, max_size=4).map("/".join),
+    pattern=st.lists(PATTERN_PART, min_size=1, max_size=3).map("/".join),
+)
+def test_glob_matches_like_purepath_match(path: str, pattern: str) -> None:
+    """ProjectFiles.glob's compiled regex agrees with PurePosixPath.match, which it replaces."""
+    assert bool(_glob_regex((pattern,)).search(path)) == PurePosixPath(path).match(pattern)

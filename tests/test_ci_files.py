@@ -28,6 +28,8 @@ BIN = Path(sys.executable).parent
 GITHUB_CI = Path(".github/workflows/ci.yml")
 GITLAB_CI = Path(".gitlab-ci.yml")
 PRE_COMMIT = Path(".pre-commit-config.yaml")
+DEPENDABOT = Path(".github/dependabot.yml")
+HOOKS_MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 
 # The answer sets: every CI provider, the DVC remotes (a local directory, S3 behind a custom
 # endpoint, GCS, Azure, SSH) and both MLflow set-ups, in a handful of renders.
@@ -121,6 +123,8 @@ def test_ci_files_follow_the_provider(render, name: str) -> None:
     assert (project / PRE_COMMIT).is_file()
     assert (project / GITHUB_CI).is_file() == (provider == "github")
     assert (project / GITLAB_CI).is_file() == (provider == "gitlab")
+    assert (project / DEPENDABOT).is_file() == (provider == "github")
+    assert (project / "SECURITY.md").is_file()
     if provider != "github":
         assert not (project / ".github").exists()
     # No half-rendered names or leftovers of the conditional-file mechanics.
@@ -213,7 +217,9 @@ def test_github_workflow_is_least_privilege(render, name: str) -> None:
                 assert step["with"]["persist-credentials"] is False
             if uses.startswith("actions/setup-python@"):
                 assert step["with"]["python-version"] == answers(name)["python_version"]
-                assert step["with"]["cache-dependency-path"] == "requirements.lock"
+                # The audit job installs the auditor pinned in the pre-commit config.
+                lock = ".pre-commit-config.yaml" if job_name == "audit" else "requirements.lock"
+                assert step["with"]["cache-dependency-path"] == lock
 
 
 @pytest.mark.parametrize("name", GITHUB)
@@ -244,7 +250,7 @@ def test_github_jobs_run_lint_tests_and_the_gated_pipeline(render, name: str) ->
     project = render(name)
     workflow = load(project / GITHUB_CI)
     jobs = workflow["jobs"]
-    assert set(jobs) == {"lint", "test", "pipeline"}
+    assert set(jobs) == {"lint", "test", "audit", "pipeline"}
     assert set(jobs["pipeline"]["needs"]) == {"lint", "test"}
     assert workflow["env"]["DVC_NO_ANALYTICS"] == "1"
     assert workflow["env"]["MLFLOW_DISABLE_TELEMETRY"] == "true"
@@ -252,7 +258,7 @@ def test_github_jobs_run_lint_tests_and_the_gated_pipeline(render, name: str) ->
     def script(job: str) -> str:
         return "\n".join(step.get("run", "") for step in jobs[job]["steps"])
 
-    for job in jobs:
+    for job in ("lint", "test", "pipeline"):
         assert "python -m pip install -r requirements.lock" in script(job)
         assert "python -m pip install --no-deps -e ." in script(job)
     assert "ruff check" in script("lint") and "ruff format --check" in script("lint")
@@ -324,6 +330,127 @@ def test_gitlab_jobs_run_lint_tests_and_the_gated_pipeline(render, name: str) ->
     throwaway = 'MLFLOW_TRACKING_URI="sqlite:///$(mktemp -d)/mlflow.db"\nexport MLFLOW_TRACKING_URI'
     assert throwaway in script
     assert throwaway in "\n".join(ci["test"]["script"])
+
+
+# --- the handover audit in CI ---------------------------------------------------------------
+
+
+def _audit_hook(project: Path) -> tuple[str, str]:
+    """The repository and revision the generated pre-commit config takes handover-audit from."""
+    repo, _ = _hooks(load(project / PRE_COMMIT))["handover-audit"]
+    return repo["repo"], repo["rev"]
+
+
+@pytest.mark.parametrize("name", GITHUB)
+def test_github_audit_job_gates_on_the_full_history(render, name: str) -> None:
+    project = render(name)
+    workflow = load(project / GITHUB_CI)
+    jobs = workflow["jobs"]
+    audit = jobs["audit"]
+    assert "permissions" not in audit and "needs" not in audit  # read-only token, runs at once
+    checkout = next(s for s in audit["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"] == {"persist-credentials": False, "fetch-depth": 0}
+    install = next(s for s in audit["steps"] if s["name"].startswith("Install the handover"))
+    url, rev = _audit_hook(project)
+    assert install["run"] == f'python -m pip install "mlops-handover @ git+{url}@{rev}"'
+    run_step = next(s for s in audit["steps"] if s["name"].startswith("Audit"))
+    lines = run_step["run"].strip().splitlines()
+    # The Markdown report goes to the job summary whatever the level; the second run gates on
+    # fail-under in pyproject.toml (no --fail-under on the command line to override it).
+    assert lines == [
+        'handover audit --offline --format markdown --output "$GITHUB_STEP_SUMMARY" '
+        "--fail-under L0",
+        "handover audit --offline",
+    ]
+    # The lint job's pre-commit run leaves the audit to this job (its checkout is shallow).
+    lint_hooks = next(s for s in jobs["lint"]["steps"] if s["name"] == "pre-commit hooks")
+    assert "handover-audit" in lint_hooks["env"]["SKIP"].split(",")
+
+
+@pytest.mark.parametrize("name", GITLAB)
+def test_gitlab_audit_job_gates_on_the_full_history(render, name: str) -> None:
+    project = render(name)
+    ci = load(project / GITLAB_CI)
+    audit = ci["audit"]
+    assert audit["stage"] == "lint" and audit["needs"] == []
+    assert audit["variables"]["GIT_DEPTH"] == "0"
+    url, rev = _audit_hook(project)
+    before = audit["before_script"]
+    assert f'python -m pip install "mlops-handover @ git+{url}@{rev}"' in before
+    assert not any("requirements.lock" in line for line in before)
+    assert audit["script"] == [
+        "handover audit --offline --format markdown --output handover-audit.md --fail-under L0",
+        "handover audit --offline",
+    ]
+    assert audit["artifacts"]["paths"] == ["handover-audit.md"]
+    assert audit["artifacts"]["when"] == "always"
+    lint = "\n".join(ci["lint"]["script"])
+    assert "SKIP=ruff-check,ruff-format,handover-audit pre-commit run" in lint
+
+
+def test_dependabot_config_is_clean_for_zizmor(render) -> None:
+    """Dependabot updates pip and the pinned actions, with a cooldown (zizmor's auditor)."""
+    project = render("github-local")
+    config = load(project / DEPENDABOT)
+    assert config["version"] == 2
+    ecosystems = {u["package-ecosystem"]: u for u in config["updates"]}
+    assert set(ecosystems) == {"pip", "github-actions"}
+    assert all(u["directory"] == "/" for u in ecosystems.values())
+    result = run(
+        tool("zizmor"),
+        "--offline",
+        "--no-progress",
+        "--persona",
+        "auditor",
+        "--format",
+        "json",
+        str(DEPENDABOT),
+        cwd=project,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def _audit_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
+
+
+def _set_fail_under(project: Path, level: str) -> None:
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    text, count = re.subn(r'(?m)^fail-under = "L\d"$', f'fail-under = "{level}"', text)
+    assert count == 1, "pyproject.toml has no fail-under line"
+    pyproject.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize(("level", "code"), [("L0", 0), ("L4", 1)])
+def test_github_audit_step_runs_and_fails_below_the_level(
+    render, tmp_path: Path, level: str, code: int
+) -> None:
+    """The audit step's own script, with the installed `handover`, on a committed project.
+
+    A project rendered without its post-copy setup is far from L4 owned, and at least L0: the
+    job fails only below the level in pyproject.toml, and the summary is written either way.
+    """
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(render("github-local"), project)
+    _set_fail_under(project, level)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "generated"]):
+        run("git", *args, cwd=project)
+    steps = load(project / GITHUB_CI)["jobs"]["audit"]["steps"]
+    step = next(step for step in steps if step["name"].startswith("Audit"))
+    result = run("bash", "-e", "-c", step["run"], cwd=project, env=_audit_env(tmp_path))
+    assert result.returncode == code, result.stdout + result.stderr
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert summary.lstrip().startswith("#") and "RP101" in summary
+    if code:
+        assert f"is below the required {level}" in result.stderr
 
 
 # --- both providers -------------------------------------------------------------------------
@@ -476,6 +603,52 @@ def test_pre_commit_config_is_valid(render, name: str) -> None:
 
 def _hooks(config: dict[str, Any]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     return {hook["id"]: (repo, hook) for repo in config["repos"] for hook in repo["hooks"]}
+
+
+def test_hooks_manifest_offers_the_static_audit() -> None:
+    """This repository's .pre-commit-hooks.yaml: valid, and the hook audits the whole repository."""
+    result = run(tool("pre-commit"), "validate-manifest", str(HOOKS_MANIFEST), cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (hook,) = load(HOOKS_MANIFEST)
+    assert hook["id"] == "handover-audit"
+    assert hook["entry"] == "handover audit --offline"
+    assert hook["language"] == "python"
+    assert hook["pass_filenames"] is False and hook["always_run"] is True
+
+
+@pytest.mark.parametrize("name", ["github-local", "gitlab-local-server", "none-s3"])
+def test_pre_commit_config_runs_the_handover_audit(render, name: str) -> None:
+    """Every generated project runs the audit hook, from the template's repository."""
+    project = render(name)
+    url, rev = _audit_hook(project)
+    assert re.fullmatch(r"(https|ssh)://\S+", url)
+    assert re.fullmatch(r"v\d+\.\d+\.\d+|[0-9a-f]{40}", rev)
+    repo, hook = _hooks(load(project / PRE_COMMIT))["handover-audit"]
+    assert set(hook) == {"id"}, "the manifest's entry, language and always_run apply as they are"
+    assert [h["id"] for h in repo["hooks"]] == ["handover-audit"]
+
+
+def test_hook_entry_follows_fail_under(render, tmp_path: Path) -> None:
+    """The hook's entry, run as pre-commit would, in a rendered and committed project.
+
+    The exit code follows `fail-under` in pyproject.toml: 0 at L0, 1 at L4 (a project rendered
+    without its post-copy setup and never run is far from owned). The level a real project
+    reaches at each stage is tested in test_audit_stages.py.
+    """
+    import shutil
+
+    (hook,) = load(HOOKS_MANIFEST)
+    project = tmp_path / "project"
+    shutil.copytree(render("none-s3"), project)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "generated"]):
+        run("git", *args, cwd=project)
+    env = _audit_env(tmp_path)
+    _set_fail_under(project, "L0")
+    assert run("bash", "-c", hook["entry"], cwd=project, env=env).returncode == 0
+    _set_fail_under(project, "L4")
+    result = run("bash", "-c", hook["entry"], cwd=project, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "below the required L4 owned" in result.stderr
 
 
 def test_pre_commit_hooks_and_pins(render) -> None:

@@ -105,3 +105,64 @@ def _choice_values(spec: dict) -> list[str]:
             for value in choices.values()
         ]
     return [str(choice) for choice in choices]
+
+
+# --- the audit's pages ----------------------------------------------------------------------
+
+
+def test_check_reference_covers_every_check(site: Path) -> None:
+    from mlops_handover.audit.model import all_checks, level_name
+
+    checks = all_checks()
+    site_url = yaml.safe_load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"))["site_url"]
+    raw = (site / "checks" / "index.html").read_text(encoding="utf-8")
+    assert "audit-checks" not in raw, "the marker was not replaced by the hook"
+    sections = {
+        match.group(1): _text(match.group(2))
+        for match in re.finditer(r'<h3 id="([a-z]{2}\d{3})">(.*?)(?=<h[23] |\Z)', raw, re.DOTALL)
+    }
+    assert set(sections) == {check_id.lower() for check_id in checks}
+    assert f"The audit has {len(checks)} checks" in _text(raw)
+    for check_id, check in checks.items():
+        # The reports link to Check.url(): its fragment is this section's anchor, and the page
+        # is published where its base points.
+        base, fragment = check.url().rsplit("#", 1)
+        assert fragment == check_id.lower()
+        assert base == site_url + "checks/", "Check.url() does not point at the published page"
+        text = sections[fragment]
+        assert f"{check_id}: {check.title().replace('`', '')}" in text  # code spans rendered
+        assert check.pillar.value in text and check.severity.value in text
+        assert level_name(check.level) in text
+        assert ("passes only with a recorded sign-off" in text) == check.needs_attestation
+        # The advice is Markdown: its first plain words must be on the page.
+        words = re.findall(r"[A-Za-z]{4,}", check.advice())[:8]
+        assert words, f"{check_id} has no advice"
+        assert all(word in text for word in words), (check_id, words)
+
+
+def test_audit_page_configuration_example_is_valid(site: Path) -> None:
+    """The [tool.handover.audit] example on the audit page is accepted without a problem."""
+    import tomllib
+
+    from mlops_handover.audit import config as audit_config
+
+    page = (ROOT / "docs" / "audit.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", page, re.DOTALL)
+    examples = [tomllib.loads(b) for b in blocks if "[tool.handover.audit]" in b]
+    assert examples, "docs/audit.md has no [tool.handover.audit] example"
+    for example in examples:
+        config = audit_config.from_table(example["tool"]["handover"]["audit"])
+        assert config.problems == []
+    # Every key and threshold the configuration knows is documented.
+    for key in [*audit_config.KEYS, *audit_config.THRESHOLDS]:
+        assert f"`{key}`" in page, f"{key} is not documented on the audit page"
+    # The schema of the JSON report is published next to the page.
+    assert (site / "audit-report.schema.json").is_file()
+
+
+def test_cli_page_documents_the_audit_commands(site: Path) -> None:
+    text = _text((site / "cli" / "index.html").read_text(encoding="utf-8"))
+    for command in ("handover audit", "handover checks", "handover explain"):
+        assert command in text
+    for option in ("--fail-under", "--offline", "--format", "--output", "--select", "--ignore"):
+        assert option in text

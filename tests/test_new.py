@@ -57,6 +57,9 @@ INVALID = [
     ({"data_residency": " "}, "data_residency"),
     ({"data_deletion_days": "0"}, "data_deletion_days"),
     ({"data_deletion_days": "400"}, "data_deletion_days"),
+    ({"audit_level": "L0"}, "audit_level"),
+    ({"audit_level": "L5"}, "audit_level"),
+    ({"audit_level": "owned"}, "audit_level"),
 ]
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import iter_files
+from conftest import ROOT, iter_files
+from mlops_handover import __version__
 
 CI = ("github", "gitlab", "none")
 TRACKING = ("local", "server")
@@ -26,6 +27,8 @@ DVC_EXTRA = {
     "azure": "dvc[azure]",
     "ssh": "dvc[ssh]",
 }
+#: Where the generated project gets the handover-audit hook when the template came from a path.
+CANONICAL = "https://github.com/mlops-handover/mlops-handover"
 LOCK_PLUGIN = {"s3": "dvc-s3==", "gcs": "dvc-gs==", "azure": "dvc-azure==", "ssh": "dvc-ssh=="}
 
 
@@ -128,3 +131,130 @@ def test_free_text_answers_are_escaped(render) -> None:
     assert pyproject["project"]["description"] == 'Say "no" to churn \\ today.'
     assert pyproject["project"]["authors"][0]["name"] == 'O\'Brien, "Pat"'
     assert pyproject["project"]["name"] == "churn-zero-model"
+
+
+# --- the handover audit: level, domains, hook source ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({}, {"fail-under": "L1", "client-domains": ["acme.example"]}),
+        (
+            {"audit_level": "L3", "vendor_email_domain": "vendor.example"},
+            {
+                "fail-under": "L3",
+                "client-domains": ["acme.example"],
+                "vendor-domains": ["vendor.example"],
+            },
+        ),
+        (
+            # In house: no vendor, so no vendor domain, even one passed with --data.
+            {
+                "vendor_org": "",
+                "vendor_email_domain": "initech.example",
+                "client_email_domain": "globex.example",
+                "audit_level": "L2",
+            },
+            {"fail-under": "L2", "client-domains": ["globex.example"]},
+        ),
+    ],
+)
+def test_audit_configuration(render, data: dict, expected: dict) -> None:
+    """pyproject.toml's [tool.handover.audit] holds the level and the domains, and is valid."""
+    from mlops_handover.audit import config as audit_config
+
+    project = render(data)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    table = pyproject["tool"]["handover"]["audit"]
+    assert table == expected
+    config = audit_config.load(project)
+    assert config.problems == []
+    assert config.fail_under == int(expected["fail-under"][1])
+    assert config.client_domains == tuple(expected["client-domains"])
+
+
+@pytest.mark.parametrize("ci", CI)
+def test_security_policy_and_dependabot(render, ci: str) -> None:
+    project = render({"ci_provider": ci, "vendor_org": "Initech"})
+    security = (project / "SECURITY.md").read_text()
+    assert "ml-owner@acme.example" in security and "Initech" in security
+    assert ("private vulnerability reporting" in security) == (ci == "github")
+    dependabot = project / ".github" / "dependabot.yml"
+    assert dependabot.is_file() == (ci == "github")
+    if ci == "github":
+        updates = yaml.safe_load(dependabot.read_text())["updates"]
+        assert {u["package-ecosystem"] for u in updates} == {"pip", "github-actions"}
+        assert all(u["cooldown"]["default-days"] >= 7 for u in updates)
+    renovate = project / "renovate.json"
+    assert renovate.is_file() == (ci != "github")
+    if ci != "github":
+        assert json.loads(renovate.read_text())["extends"] == ["config:recommended"]
+
+
+def _hook_source(src_path: str, vcs_ref: str = "HEAD", sha: str | None = "a" * 40) -> tuple:
+    """The computed handover_repo_url/rev of copier.yml, for a template source and commit."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    questions = yaml.safe_load((ROOT / "copier.yml").read_text())
+    env = SandboxedEnvironment(
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+        undefined=StrictUndefined,
+    )
+    context = {
+        "_copier_answers": {"_src_path": src_path},
+        "_copier_conf": {"vcs_ref": vcs_ref, "vcs_ref_hash": sha},
+    }
+    return tuple(
+        env.from_string(questions[key]["default"]).render(**context).strip()
+        for key in ("handover_repo_url", "handover_repo_rev")
+    )
+
+
+@pytest.mark.parametrize(
+    ("src", "ref", "expected"),
+    [
+        ("gh:acme/mlops-handover", "v1.2.0", ("https://github.com/acme/mlops-handover", "a" * 40)),
+        ("gl:acme/ml/handover.git", "HEAD", ("https://gitlab.com/acme/ml/handover", "a" * 40)),
+        (
+            "https://git.acme.example/ml/mlops-handover.git",
+            "main",
+            ("https://git.acme.example/ml/mlops-handover.git", "a" * 40),
+        ),
+        (
+            "git@github.com:acme/mlops-handover.git",
+            "v1.0.0",
+            ("ssh://git@github.com/acme/mlops-handover.git", "a" * 40),
+        ),
+        ("git+https://github.com/acme/h", "v1.0.0", ("https://github.com/acme/h", "a" * 40)),
+        # A local checkout at a release tag: the canonical repository at that tag.
+        ("/home/me/mlops-handover", "v0.3.1", (CANONICAL, "v0.3.1")),
+        # A local checkout at any other commit, or the copy bundled with the CLI.
+        ("/home/me/mlops-handover", "HEAD", (CANONICAL, f"v{__version__}")),
+        ("/usr/lib/python3/site-packages/mlops_handover/_template", "", (CANONICAL, None)),
+    ],
+)
+def test_hook_source_follows_the_template_source(src: str, ref: str, expected: tuple) -> None:
+    url, rev = _hook_source(src, ref)
+    assert url == expected[0]
+    assert rev == (expected[1] or f"v{__version__}")
+
+
+def test_bundled_template_without_git_uses_the_release_tag() -> None:
+    assert _hook_source("/x/_template", "", None) == (CANONICAL, f"v{__version__}")
+    assert _hook_source("gh:acme/h", "", None) == ("https://github.com/acme/h", f"v{__version__}")
+
+
+def test_generated_pre_commit_and_ci_use_the_same_hook_source(render) -> None:
+    project = render({"ci_provider": "github"})
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    repo = next(r for r in config["repos"] if any(h["id"] == "handover-audit" for h in r["hooks"]))
+    # The tests render from a local snapshot: the canonical repository stands in for it.
+    assert (repo["repo"], repo["rev"]) == (CANONICAL, f"v{__version__}")
+    ci = (project / ".github/workflows/ci.yml").read_text()
+    assert f'"mlops-handover @ git+{CANONICAL}@v{__version__}"' in ci
+    # Computed: not stored in the answers, so `copier update` recomputes them.
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert "handover_repo_url" not in answers and "handover_repo_rev" not in answers
+    assert answers["audit_level"] == "L1"

@@ -510,6 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `handover checks | head`: the reader left, nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # a bug: keep the traceback for the report, exit as documented
         traceback.print_exc()
         print(f"error: unexpected internal error ({error!r}); please report it", file=sys.stderr)

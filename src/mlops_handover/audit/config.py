@@ -172,5 +172,7 @@ def load(root: Path) -> AuditConfig:
         config = AuditConfig()
         config.problems.append(f"pyproject.toml could not be read ({error}); defaults used")
         return config
-    table = data.get("tool", {}).get("handover", {}).get("audit")
+    tool = data.get("tool")
+    handover = tool.get("handover") if isinstance(tool, dict) else None
+    table = handover.get("audit") if isinstance(handover, dict) else None
     return from_table(table, source="pyproject.toml" if table is not None else None)

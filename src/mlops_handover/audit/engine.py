@@ -26,15 +26,16 @@ from mlops_handover.audit.fixtures import AuditOptions, Context, GitRepo, known_
 from mlops_handover.audit.model import (
     Check,
     CheckResult,
+    Missing,
     Outcome,
     Pillar,
     Result,
     Severity,
     Unavailable,
     all_checks,
+    failed,
     unknown,
 )
-
 
 #: Checks of one repository run at once (their evidence is mostly git and file I/O).
 CHECK_THREADS = 4
@@ -107,6 +108,8 @@ def run_check(check: type[Check], context: Context) -> CheckResult:
         result = check().check(**kwargs)
         if not isinstance(result, Result):
             raise TypeError(f"returned {result!r}, not a Result")
+    except Missing as reason:
+        result = failed(str(reason))
     except Unavailable as reason:
         result = unknown(str(reason))
     except Exception as error:

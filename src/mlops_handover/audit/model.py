@@ -138,6 +138,11 @@ class Unavailable(Exception):
     """Evidence that cannot be had (no git, malformed file, server down): the check is unknown."""
 
 
+class Missing(Unavailable):
+    """Evidence that does not exist at all (no tracking store anywhere): absence is the finding,
+    so the checks that need it fail with the reason instead of reporting unknown."""
+
+
 _REGISTRY: dict[str, type[Check]] = {}
 _ID = re.compile(r"^[A-Z]{2}\d{3}$")
 
