@@ -433,11 +433,11 @@ def measure(group: str, cases: list[Case], env: dict[str, str], repeat: int) -> 
         log(f"{group}: {'warm-up' if round_no == 0 else f'round {round_no}/{repeat}'}")
         for case in cases:
             sample, result = run(case.args, case.cwd, env, case.ok, case.timeout)
+            # The last round's output is kept (what the tools reported, e.g. their own timing).
+            case.output = ANSI.sub("", result.stdout + "\n" + result.stderr)
             if round_no:
                 case.samples.append(sample)
                 case.returncodes.append(result.returncode)
-            else:
-                case.output = ANSI.sub("", result.stdout + "\n" + result.stderr)
 
 
 def audit_args(path: Path) -> list[str]:
