@@ -643,7 +643,11 @@ class CQ402(Check):
                 re.MULTILINE,
             )
             conftests = _named(ops_layout.python, "conftest.py")
-            importing = [p for p in [*tests, *conftests] if pattern.search(_read(files, p))]
+            # The first importer is enough: top-level tests/ first, so a large repository is
+            # not read file by file.
+            ordered = sorted([*conftests, *tests], key=lambda p: not p.startswith("tests/"))
+            first = next((p for p in ordered if pattern.search(_read(files, p))), None)
+            importing = [first] if first else []
         counted = (
             f"{_plural(len(tests), 'test file')} for {_plural(len(sources), 'source file')} "
             f"(ratio {ratio:.2f}, threshold {threshold:g})"
