@@ -37,7 +37,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from mlops_handover.audit.fixtures import Context, ProjectFiles, fixture
+from mlops_handover.audit.fixtures import Context, ProjectFiles, fixture, load_yaml
 from mlops_handover.audit.model import Unavailable
 
 #: Bytes of data RP106 hashes at most per audit; what is left over is listed as not compared.
@@ -52,17 +52,6 @@ _YAML11_BOOLS = {
     "yes": "true", "y": "true", "on": "true", "true": "true",
     "no": "false", "n": "false", "off": "false", "false": "false",
 }  # fmt: skip
-
-
-def _yaml_load(text: str, name: str) -> Any:
-    import yaml
-
-    try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as error:
-        raise Unavailable(f"{name} is not valid YAML: {' '.join(str(error).split())}") from None
-    except (ValueError, TypeError, RecursionError) as error:  # odd scalars, deep nesting
-        raise Unavailable(f"{name} cannot be read as YAML: {error}") from None
 
 
 def is_local_url(url: str) -> bool:
@@ -519,7 +508,7 @@ class DvcProject:
             parser.read_string(text, source=name)
         except configparser.Error as error:
             reason = " ".join(str(error).split())
-            raise Unavailable(f"{name} is not a valid DVC config: {reason}") from None
+            raise Unavailable(f"{name} is not valid as a DVC config: {reason}") from None
         return parser
 
     @cached_property
@@ -571,16 +560,29 @@ class DvcProject:
         return (self.root / ".dvc" / "config.local").is_file()
 
     @cached_property
-    def local_remotes(self) -> dict[str, str]:
-        """Remote name -> URL set in `.dvc/config.local` (machine-local, not committed)."""
+    def local_config(self) -> configparser.ConfigParser | None:
+        """The machine-local `.dvc/config.local` (never committed), None when there is none."""
         path = self.root / ".dvc" / "config.local"
         if not path.is_file():
-            return {}
+            return None
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise Unavailable(f".dvc/config.local cannot be read: {error}") from None
-        return self._remotes_of(self.parse_config(text, ".dvc/config.local"))
+        return self.parse_config(text, ".dvc/config.local")
+
+    @cached_property
+    def local_remotes(self) -> dict[str, str]:
+        """Remote name -> URL set in `.dvc/config.local` (machine-local, not committed)."""
+        return self._remotes_of(self.local_config)
+
+    @cached_property
+    def local_default_remote(self) -> str | None:
+        """`core.remote` set only in `.dvc/config.local`, None when it sets none."""
+        parser = self.local_config
+        if parser is None or not parser.has_option("core", "remote"):
+            return None
+        return self._value(parser.get("core", "remote")) or None
 
     # -- pipeline
 
@@ -685,7 +687,7 @@ class DvcProject:
             elif suffix == ".py":
                 value = None  # not compared (DVC reads Python constants; we do not run code)
             else:
-                value = _yaml_load(text, path)
+                value = load_yaml(text, path)
         cache[path] = value
         return value
 

@@ -15,7 +15,7 @@ import re
 import subprocess
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -215,14 +215,12 @@ class ProjectFiles:
         return len(self.paths)
 
     def glob(self, *patterns: str) -> list[str]:
-        """Paths matching any of the glob patterns, matched from the right as
-        PurePosixPath.match does (`*` and `?` stay within one path part)."""
-        regex = _glob_regex(patterns)
-        # A C-level suffix test first ("*.pkl" -> ".pkl"): 100,000 paths in ~10 ms.
-        tails = tuple(re.split(r"[*?\[\]]", p)[-1] for p in patterns)
-        if all(tails):
-            return [p for p in self.paths if p.endswith(tails) and regex.search(p)]
-        return [p for p in self.paths if regex.search(p)]
+        """Paths matching any of the glob patterns (see `glob_filter`)."""
+        return glob_filter(self.paths, *patterns)
+
+    def first(self, *paths: str) -> str | None:
+        """The first of `paths` that is in the repository."""
+        return next((p for p in paths if p in self._set), None)
 
     def under(self, directory: str) -> list[str]:
         """Paths below `directory`: `paths` is sorted, so two bisections find them."""
@@ -246,20 +244,38 @@ class ProjectFiles:
         return self.text(path) if path in self._set else None
 
     def yaml(self, path: str) -> Any:
-        import yaml
-
-        text = self.text(path)
-        try:
-            return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        # PyYAML raises ValueError for an impossible date, RecursionError for deep nesting.
-        except (yaml.YAMLError, ValueError, TypeError, RecursionError) as error:
-            raise Unavailable(f"{path} is not valid YAML: {_one_line(error)}") from None
+        return load_yaml(self.text(path), path)
 
     def toml(self, path: str) -> dict[str, Any]:
         try:
             return tomllib.loads(self.text(path))
         except tomllib.TOMLDecodeError as error:
             raise Unavailable(f"{path} is not valid TOML: {error}") from None
+
+
+def load_yaml(text: str, name: str) -> Any:
+    """Safe-load YAML (libyaml when present); Unavailable naming `name` when malformed.
+
+    PyYAML raises more than YAMLError: ValueError for an impossible date, RecursionError for
+    deep nesting.
+    """
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as error:
+        raise Unavailable(f"{name} is not valid YAML: {one_line(error)}") from None
+
+
+def glob_filter(paths: Iterable[str], *patterns: str) -> list[str]:
+    """The paths matching any of the glob patterns, matched from the right as
+    PurePosixPath.match does (`*` and `?` stay within one path part)."""
+    regex = _glob_regex(patterns)
+    # A C-level suffix test first ("*.pkl" -> ".pkl"): 100,000 paths in ~10 ms.
+    tails = tuple(re.split(r"[*?\[\]]", p)[-1] for p in patterns)
+    if all(tails):
+        return [p for p in paths if p.endswith(tails) and regex.search(p)]
+    return [p for p in paths if regex.search(p)]
 
 
 @functools.lru_cache(maxsize=256)
@@ -287,7 +303,7 @@ def _glob_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"(?:^|/)(?:{'|'.join(alternatives)})$")
 
 
-def _one_line(error: Exception) -> str:
+def one_line(error: Exception) -> str:
     return " ".join(str(error).split())
 
 

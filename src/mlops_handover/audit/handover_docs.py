@@ -38,6 +38,7 @@ from mlops_handover.audit.fixtures import (
     fixture,
     git_command,
     known_fixtures,
+    one_line,
 )
 from mlops_handover.audit.model import Unavailable
 
@@ -92,10 +93,6 @@ def _documents():
     return documents
 
 
-def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
-
-
 _LOADER: Any = None
 
 
@@ -130,7 +127,7 @@ def load_yaml(text: str) -> Any:
     try:
         return yaml.load(text, Loader=loader)
     except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as error:
-        raise ValueError(_one_line(error)) from None
+        raise ValueError(one_line(error)) from None
 
 
 # --- Markdown ------------------------------------------------------------------------------
@@ -254,13 +251,9 @@ def parse_markdown(path: str, text: str) -> MarkdownDoc:
     )
 
 
-def _first_present(files: ProjectFiles, paths: tuple[str, ...]) -> str | None:
-    return next((p for p in paths if p in files), None)
-
-
 def _markdown(context: Context, paths: tuple[str, ...]) -> MarkdownDoc | None:
     files: ProjectFiles = context.get("files")
-    path = _first_present(files, paths)
+    path = files.first(*paths)
     return None if path is None else parse_markdown(path, files.text(path))
 
 
@@ -423,7 +416,7 @@ class ModelCard:
 def model_card(context: Context) -> ModelCard | None:
     """The model card, None when the repository has none; malformed front matter: unknown."""
     files: ProjectFiles = context.get("files")
-    path = _first_present(files, MODEL_CARD_PATHS)
+    path = files.first(*MODEL_CARD_PATHS)
     if path is None:
         return None
     doc = parse_markdown(path, files.text(path))
@@ -433,7 +426,7 @@ def model_card(context: Context) -> ModelCard | None:
             data = load_yaml(doc.front_yaml)
         except ValueError as error:
             raise Unavailable(
-                f"{path}: the front matter is not valid YAML: {_one_line(error)}"
+                f"{path}: the front matter is not valid YAML: {one_line(error)}"
             ) from None
         if isinstance(data, dict):
             metadata = data
@@ -564,7 +557,7 @@ def parse_decision(path: str, number: str, text: str) -> DecisionRecord:
             meta = load_yaml(doc.front_yaml)
         except ValueError as error:
             meta = None
-            problems.append((1, f"the front matter is not valid YAML: {_one_line(error)}"))
+            problems.append((1, f"the front matter is not valid YAML: {one_line(error)}"))
         else:
             if not isinstance(meta, dict):
                 problems.append((1, "the front matter is not a mapping"))
@@ -897,7 +890,7 @@ def parse_signoffs(text: str, path: str = SIGNOFFS_PATH, today: dt.date | None =
     try:
         data = load_yaml(text)
     except ValueError as error:
-        raise Unavailable(f"{path} is not valid YAML: {_one_line(error)}") from None
+        raise Unavailable(f"{path} is not valid YAML: {one_line(error)}") from None
     today = today or dt.date.today()
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
@@ -1081,7 +1074,7 @@ def parse_codeowners(path: str, text: str) -> Codeowners:
 @fixture
 def codeowners(context: Context) -> Codeowners:
     files: ProjectFiles = context.get("files")
-    path = _first_present(files, CODEOWNERS_PATHS)
+    path = files.first(*CODEOWNERS_PATHS)
     if path is None:
         return Codeowners(None)
     return parse_codeowners(path, files.text(path))

@@ -39,7 +39,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-from mlops_handover.audit.fixtures import NETWORK_TIMEOUT, Context, ProjectFiles, fixture
+from mlops_handover.audit.fixtures import (
+    NETWORK_TIMEOUT,
+    Context,
+    ProjectFiles,
+    fixture,
+    load_yaml,
+)
 from mlops_handover.audit.model import Missing, Unavailable
 
 CHAMPION = "champion"
@@ -170,12 +176,10 @@ def _int(value: Any) -> int | None:
 
 def mlmodel_contract(text: str, where: str) -> tuple[bool | None, bool | None, str | None]:
     """(signature, input example, error) from an MLmodel file's text."""
-    import yaml
-
     try:
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as error:
-        return None, None, f"{where} is not valid YAML: {' '.join(str(error).split())[:200]}"
+        data = load_yaml(text, where)
+    except Unavailable as reason:
+        return None, None, str(reason)[:300]
     if not isinstance(data, dict):
         return None, None, f"{where} is not an MLmodel mapping"
     signature = data.get("signature")

@@ -121,6 +121,11 @@ def partial(
     )
 
 
+def plural(count: int, word: str) -> str:
+    """`1 file`, `3 files`: counts in messages."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def not_applicable(reason: str, *evidence: str) -> Result:
     return Result(Outcome.NOT_APPLICABLE, message=reason, evidence=evidence)
 

@@ -35,6 +35,7 @@ from mlops_handover.audit.model import (
     failed,
     partial,
     passed,
+    plural,
     unknown,
 )
 
@@ -46,10 +47,6 @@ def _listing(items: list[str], limit: int = 5) -> str:
     if len(items) <= limit:
         return ", ".join(items)
     return f"{', '.join(items[:limit])} and {len(items) - limit} more"
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _scored(
@@ -110,7 +107,7 @@ class OP301(Check):
                 problems.append(f"'{section.title}' has {section.words} words (< {minimum:g})")
                 locations.append((runbook.path, section.line))
         if runbook.markers:
-            problems.append(f"{_plural(len(runbook.markers), '[FILL: marker')} left")
+            problems.append(f"{plural(len(runbook.markers), '[FILL: marker')} left")
             locations += [(runbook.path, m.line) for m in runbook.markers]
         if not problems:
             return passed(
@@ -171,7 +168,7 @@ class OW601(Check):
         thin: list[str] = []  # sections too short: partial
         locations: list[tuple[str, int | None]] = []
         if card.doc.markers:
-            hard.append(f"{_plural(len(card.doc.markers), '[FILL: marker')} left")
+            hard.append(f"{plural(len(card.doc.markers), '[FILL: marker')} left")
             locations += [(path, m.line) for m in card.doc.markers]
 
         from mlops_handover.documents import MODEL_CARD_SECTIONS
@@ -209,7 +206,7 @@ class OW601(Check):
             )
         return passed(
             f"{path} is filled in: {len(MODEL_CARD_SECTIONS)} sections, "
-            f"{_plural(len(values), 'metric')} in model-index; {note}",
+            f"{plural(len(values), 'metric')} in model-index; {note}",
             path,
         )
 
@@ -267,7 +264,7 @@ class OW601(Check):
                 f"none of the card's metrics ({', '.join(values)}) is logged on the champion's run"
             )
         where = f"version {champion.version}" if champion.version else "champion"
-        return problems, f"{_plural(compared, 'metric')} match the registry's {where}"
+        return problems, f"{plural(compared, 'metric')} match the registry's {where}"
 
 
 class OW602(Check):
@@ -330,14 +327,14 @@ class OW602(Check):
         seeded = f"0000-{log.seeded_up_to:04d}" if log.seeded_up_to else "0000"
         if not problems and own:
             return passed(
-                f"{_plural(len(valid), 'valid record')} in {log.directory}, "
+                f"{plural(len(valid), 'valid record')} in {log.directory}, "
                 f"{len(own)} beyond the seeded {seeded}",
                 *evidence,
             )
         messages = []
         if problems:
             messages.append(
-                f"{len(problems)} of {_plural(len(log.records), 'record')} invalid ({summary})"
+                f"{len(problems)} of {plural(len(log.records), 'record')} invalid ({summary})"
             )
         if not own:
             messages.append(f"no valid record beyond the seeded {seeded}")
@@ -414,7 +411,7 @@ class OW604(Check):
         total = len(owners.rules)
         if bad:
             return failed(
-                f"{owners.path}: {len(bad)} of {_plural(total, 'rule')} have no client owner: "
+                f"{owners.path}: {len(bad)} of {plural(total, 'rule')} have no client owner: "
                 f"{_listing(bad)}",
                 owners.path,
                 locations=tuple(locations),
@@ -422,13 +419,13 @@ class OW604(Check):
         if unplaced:
             return partial(
                 (client + 0.5 * len(unplaced)) / total,
-                f"{owners.path}: {len(unplaced)} of {_plural(total, 'rule')} are owned only by "
+                f"{owners.path}: {len(unplaced)} of {plural(total, 'rule')} are owned only by "
                 f"@handles not listed in client-domains: {_listing(unplaced)}",
                 owners.path,
                 locations=tuple(locations),
             )
         return passed(
-            f"{owners.path}: all {_plural(total, 'rule')} have a client owner "
+            f"{owners.path}: all {plural(total, 'rule')} have a client owner "
             f"({', '.join(domains.client)})",
             owners.path,
         )
@@ -525,13 +522,13 @@ class OW607(Check):
                 [f"entry {r.entry.index + 1}: {'; '.join(r.problems)}" for r in malformed], 3
             )
             return failed(
-                f"{path}: {_plural(len(malformed), 'entry')} break the schema's rules ({details})",
+                f"{path}: {plural(len(malformed), 'entry')} break the schema's rules ({details})",
                 path,
                 locations=locations,
             )
         if not bad and not missing:
             return attested(
-                f"{path}: {_plural(len(review.entries), 'sign-off')}, all three gates signed "
+                f"{path}: {plural(len(review.entries), 'sign-off')}, all three gates signed "
                 "at existing commits, none stale",
                 path,
             )
@@ -540,7 +537,7 @@ class OW607(Check):
             messages.append(f"no valid gate sign-off for {', '.join(missing)}")
         if bad:
             details = _listing([f"{r.entry.label}: {'; '.join(r.problems)}" for r in bad], 3)
-            messages.append(f"{_plural(len(bad), 'sign-off')} do not count ({details})")
+            messages.append(f"{plural(len(bad), 'sign-off')} do not count ({details})")
         score = len(signed) / len(GATES)
         if bad and not missing:
             score = 1 - len(bad) / (len(review.entries) + 1)
@@ -580,7 +577,7 @@ class OW608(Check):
         open_items = [i for i in items if not i.done]
         if not open_items:
             return passed(
-                f"all {len(items)} items of {_plural(len(checklists), 'checklist')} are done "
+                f"all {len(items)} items of {plural(len(checklists), 'checklist')} are done "
                 f"({sum(1 for i in items if i.na_reason)} not applicable, with reasons)",
                 *evidence,
             )
@@ -662,7 +659,7 @@ class OW609(Check):
         if open_rows:
             messages.append(f"{len(open_rows)} of {rows} rows incomplete: {_listing(open_rows)}")
         if outside:
-            messages.append(f"{_plural(len(outside), '[FILL: marker')} outside the matrix")
+            messages.append(f"{plural(len(outside), '[FILL: marker')} outside the matrix")
         return _scored(
             done / units, "", f"{doc.path}: {'; '.join(messages)}", (doc.path,), tuple(locations)
         )
@@ -709,13 +706,13 @@ class OW610(Check):
             markers = doc.markers_in(section)
             covered.update(m.line for m in markers)
             if markers:
-                problems.append(f"'{section.title}' has {_plural(len(markers), '[FILL: marker')}")
+                problems.append(f"'{section.title}' has {plural(len(markers), '[FILL: marker')}")
                 locations += [(doc.path, m.line) for m in markers]
             else:
                 done += 1
         outside = [m for m in doc.markers if m.line not in covered]
         if outside:
-            problems.append(f"{_plural(len(outside), '[FILL: marker')} in other sections")
+            problems.append(f"{plural(len(outside), '[FILL: marker')} in other sections")
             locations += [(doc.path, m.line) for m in outside]
         else:
             done += 1

@@ -21,6 +21,7 @@ from mlops_handover.audit.fixtures import (
     ProjectFiles,
     fixture,
     git_command,
+    glob_filter,
 )
 from mlops_handover.audit.model import (
     Check,
@@ -32,6 +33,7 @@ from mlops_handover.audit.model import (
     not_applicable,
     partial,
     passed,
+    plural,
     unknown,
 )
 
@@ -130,20 +132,6 @@ def _read(files: ProjectFiles, path: str) -> str:
         return ""
 
 
-def _named(paths: tuple[str, ...] | list[str], *patterns: str) -> list[str]:
-    """The paths whose last parts match one of the globs (`name.py`, `dir/*.json`; `*` and
-    `?` stay within a part)."""
-    regex = re.compile(
-        "|".join(
-            "".join({"*": "[^/]*", "?": "[^/]"}.get(c, re.escape(c)) for c in pattern)
-            for pattern in patterns
-        )
-    ).fullmatch
-    if not any("/" in pattern for pattern in patterns):
-        return [p for p in paths if regex(p.rpartition("/")[2])]
-    return [p for p in paths if regex(p.rpartition("/")[2]) or regex("/".join(p.split("/")[-2:]))]
-
-
 def _python_files(layout: Layout, limit: int = 500) -> list[str]:
     """Python files to read, the project's own first (src/, tests/, packages), at most `limit`."""
     first = [p for p in layout.python if p.startswith(("src/", "tests/", "test/")) or "/" not in p]
@@ -152,18 +140,10 @@ def _python_files(layout: Layout, limit: int = 500) -> list[str]:
     return (first + rest)[:limit]
 
 
-def _first_present(files: ProjectFiles, candidates: tuple[str, ...]) -> str | None:
-    return next((p for p in candidates if p in files), None)
-
-
 def _line_of(text: str, pattern: str) -> int | None:
     """1-based line of the first match of `pattern` (a regex) in `text`, None if none."""
     match = re.search(pattern, text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else None
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 # --- OP303 monitoring ----------------------------------------------------------------------
@@ -189,7 +169,7 @@ _ROUTING_WORDS = re.compile(
 
 def _params_sections(files: ProjectFiles) -> tuple[str | None, set[str], str | None]:
     """(params file, its top-level keys, why it could not be read)."""
-    path = _first_present(files, ("params.yaml", "params.yml"))
+    path = files.first("params.yaml", "params.yml")
     if path is None:
         return None, set(), None
     try:
@@ -226,7 +206,7 @@ class OP303(Check):
                 found.append(f"`{section}:` in {params}")
                 evidence.append(str(params))
         configs = [
-            p for p in _named(layout.configs, *_MONITORING_FILES) if not p.startswith("docs/")
+            p for p in glob_filter(layout.configs, *_MONITORING_FILES) if not p.startswith("docs/")
         ]
         if configs:
             found.append(f"monitoring configuration {', '.join(configs[:3])}")
@@ -239,14 +219,14 @@ class OP303(Check):
                 break
         modules = [
             p
-            for p in _named(layout.python, "drift.py", "monitoring.py", "monitor.py")
+            for p in glob_filter(layout.python, "drift.py", "monitoring.py", "monitor.py")
             if not _in_test_dir(p) and not _is_test_file(p)
         ]
         if modules:
             found.append(f"monitoring code {', '.join(modules[:2])}")
             evidence.extend(modules[:2])
 
-        runbook = _first_present(files, RUNBOOKS)
+        runbook = files.first(*RUNBOOKS)
         routed, runbook_note = False, "no runbook (docs/runbook.md)"
         if runbook is not None:
             text = _read(files, runbook)
@@ -334,7 +314,7 @@ class OP304(Check):
                 line = text.count("\n", 0, match.start()) + 1
                 return passed(f"the pipeline checks the data's columns ({path}:{line})", path)
         schemas = [
-            p for p in _named(layout.configs, *_SCHEMA_FILES) if not _NOT_DATA_SCHEMA.search(p)
+            p for p in glob_filter(layout.configs, *_SCHEMA_FILES) if not _NOT_DATA_SCHEMA.search(p)
         ]
         if schemas:
             users = [*texts.values(), _read(files, "dvc.yaml")]
@@ -378,7 +358,7 @@ _RENOVATE_PYTHON = {
 def _needed_ecosystems(layout: Layout) -> dict[str, str]:
     """Ecosystem -> the file that makes it needed."""
     needed = {}
-    python = _named(layout.top, *_PYTHON_MANIFESTS)
+    python = glob_filter(layout.top, *_PYTHON_MANIFESTS)
     if python:
         needed["python"] = python[0]
     workflows = [
@@ -630,7 +610,7 @@ class CQ402(Check):
         tests = list(ops_layout.tests)
         if not tests:
             return failed(
-                f"no test files (tests/test_*.py) for {_plural(len(sources), 'source file')}",
+                f"no test files (tests/test_*.py) for {plural(len(sources), 'source file')}",
                 *sources[:3],
                 locations=((sources[0], None),),
             )
@@ -642,14 +622,14 @@ class CQ402(Check):
                 r"^\s*(?:from|import)\s+(?:" + "|".join(map(re.escape, packages)) + r")\b",
                 re.MULTILINE,
             )
-            conftests = _named(ops_layout.python, "conftest.py")
+            conftests = glob_filter(ops_layout.python, "conftest.py")
             # The first importer is enough: top-level tests/ first, so a large repository is
             # not read file by file.
             ordered = sorted([*conftests, *tests], key=lambda p: not p.startswith("tests/"))
             first = next((p for p in ordered if pattern.search(_read(files, p))), None)
             importing = [first] if first else []
         counted = (
-            f"{_plural(len(tests), 'test file')} for {_plural(len(sources), 'source file')} "
+            f"{plural(len(tests), 'test file')} for {plural(len(sources), 'source file')} "
             f"(ratio {ratio:.2f}, threshold {threshold:g})"
         )
         imports_ok = bool(importing) or not packages
@@ -723,7 +703,7 @@ class CQ403(Check):
         has_hooks = bool(hooks)
         parts = [
             f"linters: {', '.join(linters[:4])}" if linters else "no linter configuration",
-            f"{precommit} with {_plural(len(hooks), 'hook')}"
+            f"{precommit} with {plural(len(hooks), 'hook')}"
             if has_hooks
             else (f"{precommit} has no hooks" if precommit in files else f"no {precommit}"),
         ]
@@ -785,7 +765,7 @@ class OW605(Check):
         others = len(authors) - len(client)
         source = f"git log --since={days}.days.ago (HEAD {git.head[:12]})"
         found = (
-            f"{_plural(len(client), 'client author')} in the last {days} days"
+            f"{plural(len(client), 'client author')} in the last {days} days"
             + (f" ({', '.join(client[:5])})" if client else "")
             + (f", {others} other" if others else "")
             + f"; {wanted} needed (client domains: {', '.join(domains.client)})"

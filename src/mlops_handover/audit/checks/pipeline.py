@@ -791,7 +791,7 @@ class RP107(Check):
         name = dvc.default_remote
         if name is None:
             try:
-                local_default = _local_default(dvc)
+                local_default = dvc.local_default_remote
             except Unavailable:
                 local_default = None
             where = (
@@ -821,17 +821,6 @@ class RP107(Check):
                 locations=((".dvc/config", None),),
             )
         return passed(f"default DVC remote '{name}': {url}", ".dvc/config")
-
-
-def _local_default(dvc: DvcProject) -> str | None:
-    path = dvc.root / ".dvc" / "config.local"
-    if not path.is_file():
-        return None
-    text = path.read_text(encoding="utf-8", errors="replace")
-    parser = DvcProject.parse_config(text, ".dvc/config.local")
-    if parser.has_option("core", "remote"):
-        return parser.get("core", "remote").strip()
-    return None
 
 
 # --- documentation and CI ---------------------------------------------------------------------

@@ -8,9 +8,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlops_handover.audit.config import AuditConfig
+from mlops_handover.audit.dvc import DvcProject
 from mlops_handover.audit.fixtures import (
     NETWORK_TIMEOUT,
     AuditOptions,
+    CiWorkflow,
     GitRepo,
     ProjectFiles,
 )
@@ -20,7 +22,6 @@ from mlops_handover.audit.model import (
     Pillar,
     Result,
     Severity,
-    Unavailable,
     failed,
     not_applicable,
     partial,
@@ -157,18 +158,9 @@ class SC501(Check):
 # --- GitHub workflows (SC502-SC504) -------------------------------------------------------
 
 
-def _workflows(files: ProjectFiles) -> list[tuple[str, dict[str, Any], str]]:
-    """(path, parsed mapping, text) of each GitHub Actions workflow; malformed -> Unavailable."""
-    found = []
-    # `under` is a prefix scan: fast in a repository of 100,000 files, unlike `glob`.
-    for path in files.under(".github/workflows"):
-        if path.count("/") != 2 or not path.endswith((".yml", ".yaml")):
-            continue
-        data = files.yaml(path)
-        if not isinstance(data, dict):
-            raise Unavailable(f"{path} is not a workflow (a mapping with jobs)")
-        found.append((path, data, files.text(path)))
-    return found
+def _workflows(ci: tuple[CiWorkflow, ...], files: ProjectFiles) -> list[tuple[str, Any, str]]:
+    """(path, parsed mapping, text) of each GitHub Actions workflow, from the `ci` fixture."""
+    return [(w.path, w.data, files.text(w.path)) for w in ci if w.provider == "github"]
 
 
 def _actions(files: ProjectFiles) -> list[tuple[str, dict[str, Any], str]]:
@@ -243,8 +235,8 @@ class SC502(Check):
     severity = Severity.HIGH
     level = 3
 
-    def check(self, files: ProjectFiles) -> Result:
-        workflows = _workflows(files)
+    def check(self, ci: tuple[CiWorkflow, ...], files: ProjectFiles) -> Result:
+        workflows = _workflows(ci, files)
         if not workflows:
             return not_applicable("no GitHub Actions workflow in .github/workflows")
         bad, locations = [], []
@@ -325,8 +317,8 @@ class SC503(Check):
     severity = Severity.CRITICAL
     level = 1
 
-    def check(self, files: ProjectFiles) -> Result:
-        workflows = _workflows(files)
+    def check(self, ci: tuple[CiWorkflow, ...], files: ProjectFiles) -> Result:
+        workflows = _workflows(ci, files)
         if not workflows:
             return not_applicable("no GitHub Actions workflow in .github/workflows")
         problems, locations = [], []
@@ -399,8 +391,8 @@ class SC504(Check):
     severity = Severity.MEDIUM
     level = 3
 
-    def check(self, files: ProjectFiles) -> Result:
-        workflows = _workflows(files)
+    def check(self, ci: tuple[CiWorkflow, ...], files: ProjectFiles) -> Result:
+        workflows = _workflows(ci, files)
         if not workflows:
             return not_applicable("no GitHub Actions workflow in .github/workflows")
         total, unpinned, locations = 0, [], []
@@ -669,13 +661,7 @@ _DVC_CREDENTIAL_KEYS = {
 
 def _dvc_config_credentials(text: str) -> list[tuple[str, int | None]]:
     """(`section key`, line) of credential values in a DVC config; Unavailable if malformed."""
-    import configparser
-
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    try:
-        parser.read_string(text)
-    except configparser.Error as error:
-        raise Unavailable(f".dvc/config is not valid: {' '.join(str(error).split())}") from None
+    parser = DvcProject.parse_config(text)
     found = []
     for section in parser.sections():
         for key, value in parser.items(section):
