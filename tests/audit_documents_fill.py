@@ -29,7 +29,7 @@ from audit_repos import commit, git
 
 from mlops_handover.documents import PLACEHOLDER_PATTERN, region_markers
 
-EXEMPT = {"docs/decisions/adr-template.md", "docs/handover/weekly-review-template.md"}
+EXEMPT = {"docs/decisions/adr-template.md", "docs/handover/reviews/template.md"}
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from mlops_handover.audit.handover_docs import (
     parse_checklist,
     parse_codeowners,
     parse_signoffs,
-    template_freshness,
 )
 from mlops_handover.audit.model import Outcome, Unavailable, all_checks
+from mlops_handover.template import template_freshness
 
 _BASE: dict[str, Path] = {}
 

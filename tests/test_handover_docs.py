@@ -30,7 +30,7 @@ DOCS = (
     "data-governance.md",
     "knowledge-transfer.md",
     "exit-plan.md",
-    "weekly-review-template.md",
+    "reviews/template.md",
     "signoffs.yaml",
     "signoffs.schema.json",
 )
@@ -387,7 +387,8 @@ def test_id_registry_follows_the_documented_scheme() -> None:
 def test_documents_render(render, answers: dict[str, Any]) -> None:
     project = render(answers)
     handover = project / HANDOVER
-    assert sorted(p.name for p in handover.iterdir()) == sorted(DOCS)
+    files = (p.relative_to(handover).as_posix() for p in handover.rglob("*") if p.is_file())
+    assert sorted(files) == sorted(DOCS)
     rendered = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     params = yaml.safe_load((project / "params.yaml").read_text(encoding="utf-8"))
     rendered["project_slug"] = params["mlflow"]["registered_model"]  # not asked, not recorded
@@ -565,7 +566,7 @@ def check_answers_appear(texts: Mapping[str, str], a: Answers, rendered: Answers
     else:
         assert "The tracking store is local" in exit_plan
 
-    review = texts["weekly-review-template.md"]
+    review = texts["reviews/template.md"]
     for heading in (
         "Data quality",
         "Performance by segment",

@@ -192,7 +192,9 @@ def test_security_policy_and_dependabot(render, ci: str) -> None:
         assert json.loads(renovate.read_text())["extends"] == ["config:recommended"]
 
 
-def _hook_source(src_path: str, vcs_ref: str = "HEAD", sha: str | None = "a" * 40) -> tuple:
+def _hook_source(
+    src_path: str, commit: str = "", sha: str | None = "a" * 40, vcs_ref: str = "HEAD"
+) -> tuple:
     """The computed handover_repo_url/rev of copier.yml, for a template source and commit."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
@@ -203,7 +205,7 @@ def _hook_source(src_path: str, vcs_ref: str = "HEAD", sha: str | None = "a" * 4
         undefined=StrictUndefined,
     )
     context = {
-        "_copier_answers": {"_src_path": src_path},
+        "_copier_answers": {"_src_path": src_path, "_commit": commit},
         "_copier_conf": {"vcs_ref": vcs_ref, "vcs_ref_hash": sha},
     }
     return tuple(
@@ -213,7 +215,7 @@ def _hook_source(src_path: str, vcs_ref: str = "HEAD", sha: str | None = "a" * 4
 
 
 @pytest.mark.parametrize(
-    ("src", "ref", "expected"),
+    ("src", "commit", "expected"),
     [
         ("gh:acme/mlops-handover", "v1.2.0", ("https://github.com/acme/mlops-handover", "a" * 40)),
         ("gl:acme/ml/handover.git", "HEAD", ("https://gitlab.com/acme/ml/handover", "a" * 40)),
@@ -228,15 +230,17 @@ def _hook_source(src_path: str, vcs_ref: str = "HEAD", sha: str | None = "a" * 4
             ("ssh://git@github.com/acme/mlops-handover.git", "a" * 40),
         ),
         ("git+https://github.com/acme/h", "v1.0.0", ("https://github.com/acme/h", "a" * 40)),
-        # A local checkout at a release tag: the canonical repository at that tag.
+        # A local checkout at a release tag, or after one: the canonical repository at that tag
+        # (Copier's `_commit` of the version being rendered, so an update moves it).
         ("/home/me/mlops-handover", "v0.3.1", (CANONICAL, "v0.3.1")),
-        # A local checkout at any other commit, or the copy bundled with the CLI.
-        ("/home/me/mlops-handover", "HEAD", (CANONICAL, f"v{__version__}")),
+        ("/home/me/mlops-handover", "v0.3.1-4-g1a2b3c4", (CANONICAL, "v0.3.1")),
+        # A local checkout without tags, or the copy bundled with the CLI.
+        ("/home/me/mlops-handover", "1a2b3c4", (CANONICAL, f"v{__version__}")),
         ("/usr/lib/python3/site-packages/mlops_handover/_template", "", (CANONICAL, None)),
     ],
 )
-def test_hook_source_follows_the_template_source(src: str, ref: str, expected: tuple) -> None:
-    url, rev = _hook_source(src, ref)
+def test_hook_source_follows_the_template_source(src: str, commit: str, expected: tuple) -> None:
+    url, rev = _hook_source(src, commit)
     assert url == expected[0]
     assert rev == (expected[1] or f"v{__version__}")
 

@@ -85,6 +85,41 @@ configuration; without either, 0); 1 a repository below it; 2 bad usage, a path 
 directory, an invalid configuration, or an internal error.
 """
 
+EPILOG_UPDATE = """\
+examples:
+  handover update                         update the project here to the latest template release
+  handover update ../churn-model --pretend   show what would change; write nothing
+  handover update --vcs-ref v0.3.0        update to a given template version (a tag or commit)
+  handover update --check                 in scheduled CI: exit 1 when a newer release exists
+  handover update --json
+
+The working tree must be clean (commit or stash first), so the update's changes are exactly
+what `git diff` shows afterwards. Copier merges the template's changes into your edits; every
+conflict (inline markers, unmerged index entries, *.rej files) is listed and fails the run.
+Migrations shipped with the template run when the update crosses their version. Nothing is
+committed: review with `git diff`, then commit.
+
+exit codes: 0 updated cleanly, already current, or (--pretend) a clean update is possible;
+1 conflicts to resolve (listed), or (--check) a newer template release exists; 2 bad usage,
+not a git repository, no .copier-answers.yml, a dirty working tree, or the template cannot be
+read (nothing written).
+"""
+
+EPILOG_ADOPT = """\
+examples:
+  handover adopt .                        add the handover scaffolding to this repository
+  handover adopt ../vendor-delivery --data client_org="Acme Bank" --json
+
+What is already there is detected and recorded in .copier-answers.yml: git, DVC and its
+remote, MLflow usage and its tracking URI, the CI provider, the package name. No existing
+file is modified or deleted: where a scaffold file would collide, the proposal is written
+beside it (README.handover-proposed.md) and listed. The run ends with the audit level and the
+top missing items; from then on `handover update` brings template changes.
+
+exit codes: 0 adopted; 2 bad usage, not a git repository, already linked to the template
+(.copier-answers.yml exists: use `handover update`), or invalid answers (nothing written).
+"""
+
 
 def progress_printer() -> Callable[[str], None]:
     started = time.monotonic()
@@ -142,6 +177,39 @@ def cmd_new(args: argparse.Namespace) -> int:
         f"Next: cd {args.dest} and read README.md; `dvc repro` reruns the pipeline;\n"
         "      docs/handover/README.md says how the engagement runs and what to fill in."
     )
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from mlops_handover import update
+
+    if args.check:
+        status = update.check_freshness(args.path)
+        print(status.to_json() if args.json else status.summary())
+        return 0 if status.state == "current" else 1
+    with stdout_to_stderr() if args.json else nullcontext():
+        result = update.update_project(
+            args.path,
+            vcs_ref=args.vcs_ref,
+            pretend=args.pretend,
+            progress=progress_printer(),
+        )
+    print(result.to_json() if args.json else result.summary())
+    return 1 if result.conflicts else 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from mlops_handover.adopt import adopt_project
+    from mlops_handover.new import parse_data
+    from mlops_handover.template import template_source
+
+    source = args.template or template_source()
+    data = parse_data(args.data, source)
+    with stdout_to_stderr() if args.json else nullcontext():
+        result = adopt_project(
+            args.path, data, template=source, vcs_ref=args.vcs_ref, progress=progress_printer()
+        )
+    print(result.to_json() if args.json else result.summary())
     return 0
 
 
@@ -369,6 +437,73 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the result as JSON on stdout (progress still goes to stderr)",
     )
     new.set_defaults(func=cmd_new)
+
+    update = sub.add_parser(
+        "update",
+        help="bring a generated project to the current template version",
+        description=(
+            "Update a project generated from (or adopted into) the template to a newer template "
+            "version with Copier, keeping every edit made in the project, and fail listing "
+            "each conflict the merge left. Template migrations run when the update crosses "
+            "their version."
+        ),
+        epilog=EPILOG_UPDATE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    update.add_argument(
+        "path", nargs="?", default=".", metavar="PATH", help="the project (default: .)"
+    )
+    update.add_argument(
+        "--vcs-ref",
+        metavar="REF",
+        help="template version to update to: a tag or commit (default: the latest release tag)",
+    )
+    mode = update.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--pretend",
+        action="store_true",
+        help="show what the update would change (files, conflicts, migrations); write nothing",
+    )
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 when a newer template release exists (for scheduled CI)",
+    )
+    update.add_argument("--json", action="store_true", help="print the result as JSON")
+    update.set_defaults(func=cmd_update)
+
+    adopt = sub.add_parser(
+        "adopt",
+        help="add the handover scaffolding to an existing repository",
+        description=(
+            "Add the handover documents, CI audit job, pre-commit hooks and template link to a "
+            "repository that was not generated from the template, without modifying or "
+            "deleting any file it has; then audit it."
+        ),
+        epilog=EPILOG_ADOPT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    adopt.add_argument("path", metavar="PATH", help="the existing git repository")
+    adopt.add_argument(
+        "-d",
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="answer a question instead of the detected value (repeatable)",
+    )
+    adopt.add_argument(
+        "--vcs-ref",
+        metavar="REF",
+        help="template version to adopt (default: the latest release tag, or HEAD)",
+    )
+    adopt.add_argument(
+        "--template",
+        metavar="SRC",
+        help="template path or git URL (default: $HANDOVER_TEMPLATE, else the bundled template)",
+    )
+    adopt.add_argument("--json", action="store_true", help="print the result as JSON")
+    adopt.set_defaults(func=cmd_adopt)
 
     card = sub.add_parser(
         "card",

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from mlops_handover.errors import HandoverError
+from mlops_handover.gitrepo import commit_all, git
 from mlops_handover.template import questions, template_source
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -101,30 +102,6 @@ def pipeline_env(dest: Path) -> dict[str, str]:
         p for p in [str(dest / "src"), env.get("PYTHONPATH", "")] if p
     )
     return env
-
-
-def git(dest: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=dest, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise HandoverError(f"`git {' '.join(args)}` failed in {dest}: {result.stderr.strip()}")
-    return result.stdout.strip()
-
-
-def commit_all(dest: Path, message: str) -> None:
-    """Commit everything; without a git identity, reuse the first commit's author."""
-    git(dest, "add", "--all")
-    if not git(dest, "status", "--porcelain"):
-        return
-    identity: list[str] = []
-    # The same question hooks/post_copy.py asks before the first commit.
-    known = all(
-        subprocess.run(["git", "var", ident], cwd=dest, capture_output=True).returncode == 0
-        for ident in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
-    )
-    if not known:
-        name, email = git(dest, "log", "-1", "--format=%an%n%ae").splitlines()
-        identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
-    git(dest, *identity, "commit", "--quiet", "--no-verify", "-m", message)
 
 
 def tracking_server_unreachable(uri: str, timeout: float = 5) -> str | None:

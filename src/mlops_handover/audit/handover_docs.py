@@ -22,16 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import re
-import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import PurePosixPath
 from typing import Any
 
 from mlops_handover.audit.fixtures import (
-    NETWORK_TIMEOUT,
     Context,
     GitRepo,
     ProjectFiles,
@@ -43,7 +40,14 @@ from mlops_handover.audit.fixtures import (
 from mlops_handover.audit.model import Unavailable
 
 #: Scaffolds that keep their `[FILL:` markers on purpose: templates to copy, never filled.
-EXEMPT = frozenset({"docs/decisions/adr-template.md", "docs/handover/weekly-review-template.md"})
+#: Scaffolds on purpose; the review template moved in 0.2.0 and old projects keep the old path.
+EXEMPT = frozenset(
+    {
+        "docs/decisions/adr-template.md",
+        "docs/handover/reviews/template.md",
+        "docs/handover/weekly-review-template.md",
+    }
+)
 
 MODEL_CARD_PATHS = (
     "docs/model-card.md",
@@ -1078,102 +1082,3 @@ def codeowners(context: Context) -> Codeowners:
     if path is None:
         return Codeowners(None)
     return parse_codeowners(path, files.text(path))
-
-
-# --- the template link ---------------------------------------------------------------------
-
-
-@dataclass
-class TemplateFreshness:
-    #: current | behind | unchecked
-    state: str
-    note: str
-    latest: str | None = None
-
-
-def _source_url(src: str) -> str:
-    """Copier's `gh:` / `gl:` shorthands as URLs; anything else as it is."""
-    for prefix, host in (("gh:", "https://github.com/"), ("gl:", "https://gitlab.com/")):
-        if src.startswith(prefix):
-            return host + src[len(prefix) :]
-    return src
-
-
-def _is_local(src: str) -> bool:
-    return not re.match(r"^[a-z][a-z0-9+.-]*://", src) and not re.match(r"^[^/]+@[^:]+:", src)
-
-
-def _version(tag: str) -> Any:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(tag)
-    except InvalidVersion:
-        return None
-
-
-def template_freshness(src: str, commit: str, offline: bool) -> TemplateFreshness:
-    """Whether `_commit` is the template's newest release tag (`git ls-remote --tags`, 5 s).
-
-    A local template path is read even offline; a remote one only online.
-    """
-    url = _source_url(src.strip())
-    if not url or url.startswith("-"):
-        return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src!r})")
-    local = _is_local(url)
-    if offline and not local:
-        return TemplateFreshness("unchecked", "freshness not checked (offline)")
-    if local and not os.path.exists(url):
-        return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src})")
-    env = {
-        **os.environ,
-        "GIT_TERMINAL_PROMPT": "0",
-        "GIT_SSH_COMMAND": f"ssh -o BatchMode=yes -o ConnectTimeout={int(NETWORK_TIMEOUT)}",
-        "LC_ALL": "C",
-        # an answers file is not trusted: no `ext::` or other command-running transports
-        "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
-    }
-    try:
-        result = subprocess.run(
-            ["git", "ls-remote", "--tags", url],
-            capture_output=True,
-            text=True,
-            timeout=NETWORK_TIMEOUT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src})")
-    if result.returncode != 0:
-        return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src})")
-    tags: dict[str, str] = {}  # tag -> commit (peeled when annotated)
-    for line in result.stdout.splitlines():
-        sha, _, ref = line.partition("\t")
-        if not ref.startswith("refs/tags/"):
-            continue
-        name = ref.removeprefix("refs/tags/")
-        if name.endswith("^{}"):
-            tags[name[:-3]] = sha
-        else:
-            tags.setdefault(name, sha)
-    versions = {tag: v for tag in tags if (v := _version(tag)) is not None and not v.is_prerelease}
-    if not versions:
-        return TemplateFreshness(
-            "unchecked", "freshness not checked (the template has no release tags)"
-        )
-    latest = max(versions, key=versions.get)
-    # Copier writes `_commit` as a tag, `tag-N-gSHA` (git describe) or a bare SHA.
-    base = re.sub(r"-\d+-g[0-9a-f]+$", "", commit)
-    current = _version(base) if base in tags or base != commit else None
-    if current is None:
-        by_sha = [t for t, sha in tags.items() if commit and sha.startswith(commit.lower())]
-        current = max((versions[t] for t in by_sha if t in versions), default=None)
-    if current is None:
-        return TemplateFreshness(
-            "unchecked", f"freshness not checked (_commit {commit} is not a release tag)", latest
-        )
-    if current < versions[latest]:
-        return TemplateFreshness(
-            "behind", f"generated from {commit}, the latest is {latest}", latest
-        )
-    return TemplateFreshness("current", f"generated from {commit}, the latest release", latest)

@@ -2,7 +2,7 @@
 data governance, sign-offs and the link to the template.
 
 Documents that are scaffolds on purpose (`docs/decisions/adr-template.md`,
-`docs/handover/weekly-review-template.md`) are never checked for `[FILL:` markers.
+`docs/handover/reviews/template.md`) are never checked for `[FILL:` markers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from mlops_handover.audit.handover_docs import (
     RegistryChampion,
     SignoffReview,
     parse_tables,
-    template_freshness,
 )
 from mlops_handover.audit.model import (
     Check,
@@ -38,6 +37,7 @@ from mlops_handover.audit.model import (
     plural,
     unknown,
 )
+from mlops_handover.template import template_freshness
 
 Locations = tuple[tuple[str, int | None], ...]
 

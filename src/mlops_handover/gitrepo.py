@@ -1,0 +1,62 @@
+"""Git plumbing shared by the commands that work on a project: run git, guard the working tree.
+
+`handover update` and `handover adopt` refuse to start on a path that is not a git repository
+(and `update` on a dirty tree), so that everything they change is what `git status` shows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from mlops_handover.errors import HandoverError
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo`; its error output becomes a HandoverError."""
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise HandoverError(f"`git {' '.join(args)}` failed in {repo}: {result.stderr.strip()}")
+    return result.stdout.rstrip()
+
+
+def require_repository(path: Path, command: str) -> Path:
+    """The top level of the git repository at `path`; a clear error (exit 2) otherwise."""
+    if not path.exists():
+        raise HandoverError(f"{path} does not exist: give the path of a git repository.", 2)
+    if not path.is_dir():
+        raise HandoverError(f"{path} is not a directory: give the path of a git repository.", 2)
+    result = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise HandoverError(
+            f"{path} is not a git repository: `handover {command}` works on git repositories, "
+            "so that every change it makes shows in `git status` (run `git init` and commit "
+            "the files first).",
+            2,
+        )
+    return Path(result.stdout.strip())
+
+
+def dirty_paths(repo: Path) -> list[str]:
+    """Changed, staged and untracked (not ignored) paths, as `git status --porcelain` has them."""
+    out = git(repo, "status", "--porcelain", "--untracked-files=all")
+    return [line[3:] for line in out.splitlines() if line]
+
+
+def commit_all(repo: Path, message: str) -> None:
+    """Commit everything; without a git identity, reuse the last commit's author."""
+    git(repo, "add", "--all")
+    if not git(repo, "status", "--porcelain"):
+        return
+    identity: list[str] = []
+    # The same question hooks/post_copy.py asks before the first commit.
+    known = all(
+        subprocess.run(["git", "var", ident], cwd=repo, capture_output=True).returncode == 0
+        for ident in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
+    )
+    if not known:
+        name, email = git(repo, "log", "-1", "--format=%an%n%ae").splitlines()
+        identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+    git(repo, *identity, "commit", "--quiet", "--no-verify", "-m", message)
