@@ -318,3 +318,18 @@ def test_downgrade_and_unknown_version_are_refused(
     assert main(["update", str(project), "--vcs-ref", "v9.9.9"]) == 2
     assert "v9.9.9" in capsys.readouterr().err
     assert snapshot(project) == before
+
+
+def test_changing_an_answer_at_the_current_version(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = generate(history, tmp_path / "demo-model", "v0.2.0")
+    args = ["update", str(project), "--vcs-ref", ":current:", "--data", "ci_provider=gitlab"]
+    assert main(args) == 0
+    assert "re-rendered at template version v0.2.0" in capsys.readouterr().out
+    assert answers(project)["ci_provider"] == "gitlab"
+    assert answers(project)["_commit"] == "v0.2.0"
+    assert (project / ".gitlab-ci.yml").is_file() and not (project / CI).exists()
+    commit(project, "Move CI to GitLab")
+    assert main(["update", str(project), "--data", "ci_provder=github"]) == 2
+    assert "did you mean 'ci_provider'?" in capsys.readouterr().err

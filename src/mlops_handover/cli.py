@@ -90,6 +90,7 @@ examples:
   handover update                         update the project here to the latest template release
   handover update ../churn-model --pretend   show what would change; write nothing
   handover update --vcs-ref v0.3.0        update to a given template version (a tag or commit)
+  handover update --vcs-ref :current: --data ci_provider=gitlab   change an answer only
   handover update --check                 in scheduled CI: exit 1 when a newer release exists
   handover update --json
 
@@ -184,12 +185,15 @@ def cmd_update(args: argparse.Namespace) -> int:
     from mlops_handover import update
 
     if args.check:
+        if args.data or args.vcs_ref:
+            raise HandoverError("--check takes no --data or --vcs-ref: it only compares", 2)
         status = update.check_freshness(args.path)
         print(status.to_json() if args.json else status.summary())
         return 0 if status.state == "current" else 1
     with stdout_to_stderr() if args.json else nullcontext():
         result = update.update_project(
             args.path,
+            update.parse_answers(args.path, args.data),
             vcs_ref=args.vcs_ref,
             pretend=args.pretend,
             progress=progress_printer(),
@@ -456,7 +460,18 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument(
         "--vcs-ref",
         metavar="REF",
-        help="template version to update to: a tag or commit (default: the latest release tag)",
+        help=(
+            "template version to update to: a tag or commit (default: the latest release tag); "
+            ":current: keeps the version (to change an answer only)"
+        ),
+    )
+    update.add_argument(
+        "-d",
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change an answer (repeatable); unknown keys are rejected",
     )
     mode = update.add_mutually_exclusive_group()
     mode.add_argument(

@@ -62,7 +62,7 @@ def parse_data(pairs: list[str], source: str) -> dict[str, str]:
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise HandoverError(
                 f"--data {pair!r}: {key!r} is not a question of the template; {hint}"
-                "`handover new --help` points to the list of questions.",
+                "docs/questions.md lists the questions.",
                 2,
             )
         data[key] = value

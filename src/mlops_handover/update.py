@@ -17,7 +17,7 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,6 +69,12 @@ class UpdateResult:
         verb = "would update" if self.pretend else "updated"
         if self.version_before == self.version_after and not self.changes:
             head = f"{self.path}: already at template version {self.version_after}; nothing to do."
+        elif self.version_before == self.version_after:
+            verb = "would re-render" if self.pretend else "re-rendered"
+            head = (
+                f"{self.path}: {verb} at template version {self.version_after} "
+                f"({len(self.changes)} file(s))."
+            )
         else:
             head = (
                 f"{self.path}: {verb} from template version {self.version_before} to "
@@ -147,6 +153,15 @@ def read_answers(project: Path) -> dict[str, Any]:
     return answers
 
 
+def parse_answers(path: str | Path, pairs: list[str]) -> dict[str, str]:
+    """`--data KEY=VALUE` pairs, checked against the questions of the project's template."""
+    if not pairs:
+        return {}
+    from mlops_handover.new import parse_data
+
+    return parse_data(pairs, str(read_answers(Path(path).absolute())["_src_path"]))
+
+
 def check_freshness(path: str | Path) -> Freshness:
     """Compare `_commit` with the template's newest release tag; unknowable is an error."""
     project = Path(path).absolute()
@@ -160,12 +175,17 @@ def check_freshness(path: str | Path) -> Freshness:
 
 def update_project(
     path: str | Path,
+    data: Mapping[str, str] | None = None,
     *,
     vcs_ref: str | None = None,
     pretend: bool = False,
     progress: Callable[[str], None] = lambda message: None,
 ) -> UpdateResult:
-    """Update the project at `path` in place (or, with `pretend`, in a throw-away clone)."""
+    """Update the project at `path` in place (or, with `pretend`, in a throw-away clone).
+
+    `data` changes answers (`ci_provider=gitlab`); `vcs_ref=":current:"` keeps the template
+    version, to re-render with a changed answer only.
+    """
     started = time.monotonic()
     project = Path(path).absolute()
     top = require_repository(project, "update")
@@ -183,9 +203,9 @@ def update_project(
     if pretend:
         with _clone(top, progress) as clone:
             target = clone / project.relative_to(top)
-            result = _run_update(target, clone, src, vcs_ref, progress)
+            result = _run_update(target, clone, src, dict(data or {}), vcs_ref, progress)
     else:
-        result = _run_update(project, top, src, vcs_ref, progress)
+        result = _run_update(project, top, src, dict(data or {}), vcs_ref, progress)
     result.path, result.pretend = str(project), pretend
     result.version_before = str(answers["_commit"])
     result.seconds = round(time.monotonic() - started, 2)
@@ -203,22 +223,29 @@ def _clone(top: Path, progress: Callable[[str], None]) -> Iterator[Path]:
 
 
 def _run_update(
-    project: Path, top: Path, src: str, vcs_ref: str | None, progress: Callable[[str], None]
+    project: Path,
+    top: Path,
+    src: str,
+    data: dict[str, str],
+    vcs_ref: str | None,
+    progress: Callable[[str], None],
 ) -> UpdateResult:
     progress(f"Updating {project} from {src}" + (f" at {vcs_ref}" if vcs_ref else ""))
     import copier  # about a second: only once the inputs are known to be good
+    from copier import VcsRef
     from copier.errors import CopierError, TaskError
 
     try:
         worker = copier.run_update(
             str(project),
+            data,
             defaults=True,
             overwrite=True,
             unsafe=True,
             skip_tasks=True,
             conflict="inline",
             context_lines=3,
-            vcs_ref=vcs_ref,
+            vcs_ref=VcsRef.CURRENT if vcs_ref == VcsRef.CURRENT.value else vcs_ref,
             quiet=True,
         )
     except TaskError as error:
