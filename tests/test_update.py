@@ -71,6 +71,11 @@ def snapshot(root: Path) -> dict[str, str]:
     }
 
 
+def worktree(project: Path) -> dict[str, str]:
+    """`snapshot` without git's own files (a refused update may write its reflog)."""
+    return {k: v for k, v in snapshot(project).items() if not k.startswith(".git/")}
+
+
 def answers(project: Path) -> dict:
     return yaml.safe_load((project / ".copier-answers.yml").read_text())
 
@@ -312,12 +317,12 @@ def test_downgrade_and_unknown_version_are_refused(
     history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = generate(history, tmp_path / "demo-model", "v0.2.0")
-    before = snapshot(project)
+    before = worktree(project)
     assert main(["update", str(project), "--vcs-ref", "v0.1.0"]) == 2
     assert "downgrading" in capsys.readouterr().err
     assert main(["update", str(project), "--vcs-ref", "v9.9.9"]) == 2
     assert "v9.9.9" in capsys.readouterr().err
-    assert snapshot(project) == before
+    assert worktree(project) == before
 
 
 def test_changing_an_answer_at_the_current_version(
@@ -333,3 +338,20 @@ def test_changing_an_answer_at_the_current_version(
     commit(project, "Move CI to GitLab")
     assert main(["update", str(project), "--data", "ci_provder=github"]) == 2
     assert "did you mean 'ci_provider'?" in capsys.readouterr().err
+
+
+def test_refused_answer_after_a_migration_leaves_the_project_as_it_was(
+    history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The 0.2.0 migration runs before Copier validates the new answers: the update is undone."""
+    project = generate(history, tmp_path / "demo-model", "v0.1.0")
+    user_edits(project)
+    head = git(project, "rev-parse", "HEAD")
+    before = worktree(project)
+    assert main(["update", str(project), "--data", "package_name=1abc"]) == 2
+    err = capsys.readouterr().err
+    assert "migration 0.2.0: moved" in err or (project / OLD_REVIEW).exists()
+    assert "the update was refused, nothing changed" in err and "1abc" in err
+    assert worktree(project) == before
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "rev-parse", "HEAD") == head

@@ -205,7 +205,14 @@ def update_project(
             target = clone / project.relative_to(top)
             result = _run_update(target, clone, src, dict(data or {}), vcs_ref, progress)
     else:
-        result = _run_update(project, top, src, dict(data or {}), vcs_ref, progress)
+        try:
+            result = _run_update(project, top, src, dict(data or {}), vcs_ref, progress)
+        except BaseException:
+            # The tree was clean: going back to HEAD loses nothing, and a half-applied update
+            # (a migration ran, then an answer was refused) never stays behind.
+            git(top, "reset", "--quiet", "--hard", "HEAD")
+            git(top, "clean", "--quiet", "-fd")
+            raise
     result.path, result.pretend = str(project), pretend
     result.version_before = str(answers["_commit"])
     result.seconds = round(time.monotonic() - started, 2)
@@ -250,12 +257,12 @@ def _run_update(
         )
     except TaskError as error:
         raise HandoverError(
-            f"a template migration failed (exit {error.returncode}; its output is above). "
-            f"{project} is partly updated: {ABORT}.",
+            f"a template migration failed (exit {error.returncode}; its output is above); "
+            "the update was undone, nothing changed.",
             1,
         ) from error
     except (CopierError, ValueError) as error:
-        raise HandoverError(f"the update of {project} did not start: {error}", 2) from error
+        raise HandoverError(f"the update was refused, nothing changed: {error}", 2) from error
     progress("Looking for conflicts (unmerged entries, markers, *.rej files)")
     after = read_answers(project)
     changes = _changes(top)
