@@ -375,6 +375,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_answer_options(parser: argparse.ArgumentParser, data_help: str, ref_help: str) -> None:
+    """--data and --vcs-ref, for the commands that render the template."""
+    parser.add_argument(
+        "-d", "--data", action="append", default=[], metavar="KEY=VALUE", help=data_help
+    )
+    parser.add_argument("--vcs-ref", metavar="REF", help=ref_help)
+
+
+def add_template_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--template",
+        metavar="SRC",
+        help="template path or git URL (default: $HANDOVER_TEMPLATE, else the bundled template)",
+    )
+
+
 def add_project_option(parser: argparse.ArgumentParser) -> None:
     """--project, for the commands that work inside a generated project."""
     parser.add_argument(
@@ -407,13 +423,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     new.add_argument("dest", metavar="DEST", help="directory to create (must be new or empty)")
-    new.add_argument(
-        "-d",
-        "--data",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="answer a question (repeatable); unknown keys are rejected",
+    add_answer_options(
+        new,
+        "answer a question (repeatable); unknown keys are rejected",
+        "template git ref to generate from (default: the latest release tag, or HEAD)",
     )
     new.add_argument(
         "--defaults",
@@ -421,20 +434,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="take the default for every question not given with --data (no prompts)",
     )
     new.add_argument(
-        "--vcs-ref",
-        metavar="REF",
-        help="template git ref to generate from (default: the latest release tag, or HEAD)",
-    )
-    new.add_argument(
         "--no-run",
         action="store_true",
         help="do not run the pipeline after generating (no MLflow run, no dvc.lock)",
     )
-    new.add_argument(
-        "--template",
-        metavar="SRC",
-        help="template path or git URL (default: $HANDOVER_TEMPLATE, else the bundled template)",
-    )
+    add_template_option(new)
     new.add_argument(
         "--json",
         action="store_true",
@@ -457,21 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument(
         "path", nargs="?", default=".", metavar="PATH", help="the project (default: .)"
     )
-    update.add_argument(
-        "--vcs-ref",
-        metavar="REF",
-        help=(
-            "template version to update to: a tag or commit (default: the latest release tag); "
-            ":current: keeps the version (to change an answer only)"
-        ),
-    )
-    update.add_argument(
-        "-d",
-        "--data",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change an answer (repeatable); unknown keys are rejected",
+    add_answer_options(
+        update,
+        "change an answer (repeatable); unknown keys are rejected",
+        "template version to update to: a tag or commit (default: the latest release tag); "
+        ":current: keeps the version (to change an answer only)",
     )
     mode = update.add_mutually_exclusive_group()
     mode.add_argument(
@@ -499,24 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     adopt.add_argument("path", metavar="PATH", help="the existing git repository")
-    adopt.add_argument(
-        "-d",
-        "--data",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="answer a question instead of the detected value (repeatable)",
+    add_answer_options(
+        adopt,
+        "answer a question instead of the detected value (repeatable)",
+        "template version to adopt (default: the latest release tag, or HEAD)",
     )
-    adopt.add_argument(
-        "--vcs-ref",
-        metavar="REF",
-        help="template version to adopt (default: the latest release tag, or HEAD)",
-    )
-    adopt.add_argument(
-        "--template",
-        metavar="SRC",
-        help="template path or git URL (default: $HANDOVER_TEMPLATE, else the bundled template)",
-    )
+    add_template_option(adopt)
     adopt.add_argument("--json", action="store_true", help="print the result as JSON")
     adopt.set_defaults(func=cmd_adopt)
 
