@@ -472,6 +472,30 @@ def measure(bench: Bench, group: str, cases: list[Case], repeat: int) -> None:
                 case.samples.append(sample)
 
 
+class PhaseTimer:
+    """Wall-clock time of nested in-process phases ("parent > child"), with call counts."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._stack: list[str] = []
+
+    def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self._stack.append(label)
+            path = " > ".join(self._stack)
+            self.phases.setdefault(path, 0.0)
+            self.calls[path] = self.calls.get(path, 0) + 1
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.phases[path] += time.perf_counter() - start
+                self._stack.pop()
+
+        return wrapper
+
+
 def probe_hook(hook: str, argv: list[str]) -> None:
     """Run the post-copy hook's main() in this process, timing its steps (a bench subprocess).
 
@@ -479,22 +503,8 @@ def probe_hook(hook: str, argv: list[str]) -> None:
     Repo.push are wrapped; dvc.repo is imported up front so its import is a phase of its own.
     A nested phase is named after its parents: "ensure_dvc > dvc Repo.add()".
     """
-    phases: dict[str, float] = {}
-    stack: list[str] = []
-
-    def timed(label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            stack.append(label)
-            path = " > ".join(stack)
-            phases.setdefault(path, 0.0)
-            start = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                phases[path] += time.perf_counter() - start
-                stack.pop()
-
-        return wrapper
+    timer = PhaseTimer()
+    phases, timed = timer.phases, timer.wrap
 
     start = time.perf_counter()
     spec = importlib.util.spec_from_file_location("post_copy", hook)
