@@ -485,9 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
         "adopt",
         help="add the handover scaffolding to an existing repository",
         description=(
-            "Add the handover documents, CI audit job, pre-commit hooks and template link to a "
-            "repository that was not generated from the template, without modifying or "
-            "deleting any file it has; then audit it."
+            "Add the handover documents, pre-commit hooks and the template link (the CI "
+            "workflow as a proposal beside yours) to a repository that was not generated from "
+            "the template, without modifying or deleting any file it has; then audit it."
         ),
         epilog=EPILOG_ADOPT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
