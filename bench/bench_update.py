@@ -277,8 +277,7 @@ def probe_update(argv: list[str]) -> int:
     for name, label in (
         ("require_repository", "handover: is it a repository"),
         ("read_answers", "handover: read .copier-answers.yml"),
-        ("dirty_paths", "handover: clean-tree check"),
-        ("_changes", "handover: list the changes"),
+        ("status", "handover: git status (clean-tree check, then the changes)"),
         ("find_conflicts", "handover: find conflicts"),
         ("_migrations", "handover: list the migrations"),
     ):

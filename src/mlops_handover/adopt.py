@@ -70,8 +70,8 @@ from mlops_handover.audit.fixtures import ProjectFiles
 from mlops_handover.audit.model import Unavailable
 from mlops_handover.errors import HandoverError
 from mlops_handover.gitrepo import git, require_repository
-from mlops_handover.new import ANSWERS_FILE, project_name_for
-from mlops_handover.template import questions
+from mlops_handover.new import project_name_for
+from mlops_handover.template import ANSWERS_FILE, questions
 
 MARKER = "handover-proposed"
 #: Template output that belongs to the example pipeline (plus `src/<package_name>/`).

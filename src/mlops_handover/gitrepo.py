@@ -39,10 +39,11 @@ def require_repository(path: Path, command: str) -> Path:
     return Path(result.stdout.strip())
 
 
-def dirty_paths(repo: Path) -> list[str]:
-    """Changed, staged and untracked (not ignored) paths, as `git status --porcelain` has them."""
-    out = git(repo, "status", "--porcelain", "--untracked-files=all")
-    return [line[3:] for line in out.splitlines() if line]
+def status(repo: Path) -> list[dict[str, str]]:
+    """Changed, staged and untracked (not ignored) paths with their `git status` code ("M",
+    "??", "UU" ...); a rename is its deletion and its addition."""
+    out = git(repo, "status", "--porcelain", "--untracked-files=all", "--no-renames")
+    return [{"status": line[:2].strip(), "path": line[3:]} for line in out.splitlines() if line]
 
 
 def commit_all(repo: Path, message: str) -> None:

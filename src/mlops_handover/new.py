@@ -24,9 +24,8 @@ import yaml
 
 from mlops_handover.errors import HandoverError
 from mlops_handover.gitrepo import commit_all, git
-from mlops_handover.template import questions, template_source
+from mlops_handover.template import ANSWERS_FILE, questions, template_source
 
-ANSWERS_FILE = ".copier-answers.yml"
 QUIET_TOOLS = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 

@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: Where Copier records a project's answers and its template link (`_src_path`, `_commit`).
+ANSWERS_FILE = ".copier-answers.yml"
 
 
 def template_source() -> str:

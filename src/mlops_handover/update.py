@@ -26,10 +26,9 @@ from typing import Any
 import yaml
 
 from mlops_handover.errors import HandoverError
-from mlops_handover.gitrepo import dirty_paths, git, require_repository
-from mlops_handover.template import template_freshness
+from mlops_handover.gitrepo import git, require_repository, status
+from mlops_handover.template import ANSWERS_FILE, template_freshness
 
-ANSWERS_FILE = ".copier-answers.yml"
 #: A conflict marker line as Copier's `git merge-file` (or any merge) writes it.
 MARKER = re.compile(rb"^(<{7}|>{7})(?: |$)", re.MULTILINE)
 ABORT = "`git reset --hard HEAD && git clean -fd` undoes the update"
@@ -190,7 +189,7 @@ def update_project(
     project = Path(path).absolute()
     top = require_repository(project, "update")
     answers = read_answers(project)
-    if dirty := dirty_paths(top):
+    if dirty := [entry["path"] for entry in status(top)]:
         shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
         raise HandoverError(
             f"the working tree of {top} has uncommitted changes ({shown}): commit them "
@@ -265,7 +264,7 @@ def _run_update(
         raise HandoverError(f"the update was refused, nothing changed: {error}", 2) from error
     progress("Looking for conflicts (unmerged entries, markers, *.rej files)")
     after = read_answers(project)
-    changes = _changes(top)
+    changes = status(top)
     return UpdateResult(
         path=str(project),
         template=str(after.get("_src_path", src)),
@@ -277,11 +276,6 @@ def _run_update(
         migrations=_migrations(worker),
         seconds=0.0,
     )
-
-
-def _changes(top: Path) -> list[dict[str, str]]:
-    out = git(top, "status", "--porcelain", "--untracked-files=all", "--no-renames")
-    return [{"status": line[:2].strip(), "path": line[3:]} for line in out.splitlines() if line]
 
 
 def find_conflicts(top: Path, changed: list[str]) -> list[Conflict]:
