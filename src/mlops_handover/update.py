@@ -98,7 +98,7 @@ class UpdateResult:
                     "and delete it), `git add` them, review `git diff --cached`, then commit. "
                     f"To abort instead: {ABORT}."
                 )
-        elif self.pretend:
+        elif self.pretend and self.changes:
             lines.append("Nothing was written; `handover update` without --pretend applies this.")
         elif self.changes:
             lines.append("Clean. Review with `git diff HEAD`, run the tests, then commit.")
