@@ -12,15 +12,12 @@ import json
 import os
 import pickle
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from audit_repos import commit, git, write_files
 
-from conftest import ROOT, TEST_ENV, run
+from conftest import ROOT, run
 
 TRACKING_URI = "https://mlflow.acme.example"
 S3_URL = "s3://acme-ml-data/churn"
@@ -289,24 +286,3 @@ def snapshot(root: Path) -> dict[str, str]:
             else:
                 found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
-
-
-@contextmanager
-def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """conftest's `isolated_env` for module-scoped fixtures: no user git or Copier settings."""
-    home = tmp_path_factory.mktemp("adopt-home")
-    gitconfig = home / ".gitconfig"
-    gitconfig.write_text(
-        "[user]\n\tname = Test Runner\n\temail = runner@acme.example\n"
-        "[init]\n\tdefaultBranch = main\n[core]\n\tautocrlf = input\n"
-    )
-    (home / "copier-settings.yml").write_text("{}\n")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(home))
-        patch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-        patch.setenv("COPIER_SETTINGS_PATH", str(home / "copier-settings.yml"))
-        for key, value in TEST_ENV.items():
-            patch.setenv(key, value)
-        for key in ("MLFLOW_TRACKING_URI", "HANDOVER_TEMPLATE", "GIT_AUTHOR_NAME"):
-            patch.delenv(key, raising=False)
-        yield

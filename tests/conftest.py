@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +89,8 @@ def project_env(project: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No user git config, Copier settings or tracking URI leaks into a test."""
-    home = tmp_path_factory.mktemp("home")
+def isolate(home: Path, patch: pytest.MonkeyPatch) -> None:
+    """No user git config, Copier settings or tracking URI leaks in: HOME is `home`."""
     gitconfig = home / ".gitconfig"
     gitconfig.write_text(
         "[user]\n\tname = Test Runner\n\temail = runner@acme.example\n"
@@ -99,13 +98,27 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     )
     settings = home / "copier-settings.yml"
     settings.write_text("{}\n")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
-    monkeypatch.setenv("COPIER_SETTINGS_PATH", str(settings))
+    patch.setenv("HOME", str(home))
+    patch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    patch.setenv("COPIER_SETTINGS_PATH", str(settings))
     for key, value in TEST_ENV.items():
-        monkeypatch.setenv(key, value)
+        patch.setenv(key, value)
     for key in ("MLFLOW_TRACKING_URI", "HANDOVER_TEMPLATE", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL"):
-        monkeypatch.delenv(key, raising=False)
+        patch.delenv(key, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs isolated from the user's settings."""
+    isolate(tmp_path_factory.mktemp("home"), monkeypatch)
+
+
+@contextmanager
+def isolated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`isolated_env` for module-scoped fixtures, which function-scoped fixtures cannot serve."""
+    with pytest.MonkeyPatch.context() as patch:
+        isolate(tmp_path_factory.mktemp("home"), patch)
+        yield
 
 
 @pytest.fixture

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
-from adopt_repos import REMOTE_SECRET, build, isolated, plain_package, snapshot
+from adopt_repos import REMOTE_SECRET, build, plain_package, snapshot
 from audit_repos import commit, git, write_files
 
-from conftest import run, tool
+from conftest import isolated, run, tool
 from mlops_handover.adopt import (
     AdoptResult,
     adopt_project,

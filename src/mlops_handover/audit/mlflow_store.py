@@ -666,6 +666,7 @@ class ServerStore(TrackingEvidence):
             netloc = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port else "")
         self.base = f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
         self.headers = {"Accept": "application/json", "User-Agent": "mlops-handover-audit"}
+        self.user = user
         if user:
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
             self.headers["Authorization"] = f"Basic {token}"
@@ -708,9 +709,10 @@ class ServerStore(TrackingEvidence):
         except urllib.error.HTTPError as error:
             text = _safe_read(error)
             if error.code in (401, 403):
+                who = f"for user {self.user!r}" if self.user else "without a login"
                 self._dead = Unavailable(
-                    f"the MLflow server {self.display_uri} refused access (HTTP {error.code}): "
-                    "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+                    f"the MLflow server {self.display_uri} refused access (HTTP {error.code}) "
+                    f"{who}: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
                     "MLFLOW_TRACKING_TOKEN) for an account that can read the project"
                 )
                 raise self._dead from None
@@ -722,9 +724,9 @@ class ServerStore(TrackingEvidence):
             ) from None
         except (OSError, ValueError) as error:  # URLError, timeouts, resets, bad URLs
             reason = getattr(error, "reason", error)
+            waited = f" within {NETWORK_TIMEOUT:.0f} s" if isinstance(reason, TimeoutError) else ""
             self._dead = Unavailable(
-                f"the MLflow server {self.display_uri} did not answer within "
-                f"{NETWORK_TIMEOUT:.0f} s: {reason}"
+                f"the MLflow server {self.display_uri} did not answer{waited}: {reason}"
             )
             raise self._dead from None
         if raw:
@@ -926,8 +928,9 @@ class ServerStore(TrackingEvidence):
         for path, query in attempts:
             try:
                 payload = self._request(path, query, raw=True)
-            except NotFound:
-                errors.append(f"{path}: not found")
+            except NotFound as missing:
+                # A proxying server answers 404 with the store's own error (a missing bucket).
+                errors.append(f"{path}: {_error_message(str(missing) or 'not found')}")
                 continue
             except Unavailable as error:
                 if self._dead is not None:
@@ -941,7 +944,7 @@ class ServerStore(TrackingEvidence):
                 return None, None, where, f"{where} is not text"
             signature, example, error = mlmodel_contract(text, where)
             return signature, example, where, error
-        return None, None, None, "the server has no MLmodel for it: " + "; ".join(errors)
+        return None, None, None, "the server could not serve its MLmodel: " + "; ".join(errors)
 
 
 def _read_until(response: Any, deadline: float) -> bytes:

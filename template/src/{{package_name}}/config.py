@@ -7,6 +7,7 @@ instead, so a run logged from a temporary copy is not deleted with it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -77,11 +78,106 @@ def local_artifact_root(uri: str) -> str | None:
     return (database.parent / "mlruns").as_uri()
 
 
+class TrackingServerError(RuntimeError):
+    """The tracking server cannot take this run; the message names the cause and the fix."""
+
+
+def check_tracking_server(uri: str, timeout: float = 10.0) -> None:
+    """Fail within seconds, naming the cause, when a tracking server cannot take runs.
+
+    MLflow's client retries a server that is down, or whose bucket is gone, for minutes and
+    then reports a bare retry error. Three requests without retries tell the causes apart: the
+    server does not answer, it refuses the login, its artifact store cannot be used.
+    Credentials come from the environment only (MLFLOW_TRACKING_USERNAME and
+    MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN), as MLflow reads them.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import base64
+    import json
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    base, headers = uri.rstrip("/"), {"Accept": "application/json"}
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if user:
+        login = f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
+    elif token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        headers["Authorization"] = f"Bearer {token}"
+    context = None
+    if uri.startswith("https://"):
+        if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+            context = ssl._create_unverified_context()
+        else:
+            context = ssl.create_default_context(
+                cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None
+            )
+
+    def get(path: str) -> tuple[int, str]:
+        request = urllib.request.Request(base + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:
+                return answer.status, answer.read(65536).decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            body = error.read(65536).decode("utf-8", "replace")
+            with contextlib.suppress(ValueError, AttributeError):  # not MLflow's JSON error
+                body = str(json.loads(body).get("message") or body)
+            return error.code, body.strip()[:300] or str(error.reason)
+        except (OSError, ValueError) as error:
+            raise TrackingServerError(
+                f"cannot reach the MLflow tracking server {uri} "
+                f"({getattr(error, 'reason', error)}). Is it running, and is the address right? "
+                f"It comes from MLFLOW_TRACKING_URI, else `mlflow.tracking_uri` in {PARAMS_FILE}."
+            ) from None
+
+    status, text = get("/health")
+    if status != 200:
+        raise TrackingServerError(
+            f"the MLflow tracking server {uri} is not healthy: /health answered HTTP {status} "
+            f"({text})"
+        )
+    status, text = get("/api/2.0/mlflow/experiments/search?max_results=1")
+    if status == 401 and "Authorization" not in headers:
+        raise TrackingServerError(
+            f"the MLflow tracking server {uri} requires a login: set MLFLOW_TRACKING_USERNAME "
+            "and MLFLOW_TRACKING_PASSWORD in the environment (never in a file git tracks); "
+            "the server's admin creates the account."
+        )
+    if status == 401:
+        raise TrackingServerError(
+            f"the MLflow tracking server {uri} refused the login of "
+            f"{repr(user) if user else 'MLFLOW_TRACKING_TOKEN'} (HTTP 401): check "
+            "MLFLOW_TRACKING_PASSWORD (or the token), or ask the server's admin whether the "
+            "account still exists."
+        )
+    if status == 403:
+        raise TrackingServerError(
+            f"the MLflow tracking server {uri} does not let {user or 'this token'!r} read "
+            "experiments (HTTP 403): ask the server's admin for permission."
+        )
+    if status != 200:
+        raise TrackingServerError(
+            f"the MLflow tracking server {uri} answered HTTP {status} to a search: {text}"
+        )
+    # A server that proxies artifacts (the default) lists its artifact store here; one started
+    # with --no-serve-artifacts answers 503 and the client writes to the store itself.
+    status, text = get("/api/2.0/mlflow-artifacts/artifacts")
+    if status not in (200, 503):
+        raise TrackingServerError(
+            f"the MLflow tracking server {uri} cannot use its artifact store, so no model can "
+            f"be logged: {text} (HTTP {status}). Its operators must create the bucket or fix "
+            "the server's --artifacts-destination and storage keys."
+        )
+
+
 def setup_mlflow(params: dict[str, Any]) -> str:
     """Point MLflow at the project's store and experiment; return the experiment id."""
     import mlflow
 
     uri = tracking_uri(params)
+    check_tracking_server(uri)
     mlflow.set_tracking_uri(uri)
     name = params["mlflow"]["experiment"]
     experiment = mlflow.get_experiment_by_name(name)

@@ -25,6 +25,7 @@ from .config import (
     PREDICTIONS_CSV,
     PREVIOUS_ALIAS,
     TRAIN_INFO,
+    TrackingServerError,
     file_md5,
     load_params,
     load_yaml,
@@ -153,7 +154,11 @@ def run(
 
 
 def main() -> int:
-    o = run(load_params(), load_yaml(ACCEPTANCE_FILE))
+    try:
+        o = run(load_params(), load_yaml(ACCEPTANCE_FILE))
+    except TrackingServerError as error:
+        print(f"evaluate: {error}", file=sys.stderr)
+        return 1
     model = f"{o.model} version {o.version}"
     bar = f"{o.metric} = {o.value:.4f}, threshold {o.threshold:g} ({o.direction})"
     if o.promoted:

@@ -27,6 +27,8 @@ from .config import (
     CHAMPION_ALIAS,
     PARAMS_FILE,
     PREVIOUS_ALIAS,
+    TrackingServerError,
+    check_tracking_server,
     load_params,
     load_yaml,
     tracking_uri,
@@ -86,6 +88,7 @@ def connect(params: dict[str, Any]) -> tuple[MlflowClient, str]:
         database = Path(uri.removeprefix("sqlite:///"))
         if not database.exists():  # opening it would create an empty store
             raise BadInput(f"no MLflow database at {database}: run `dvc repro` first")
+    check_tracking_server(uri)
     client = MlflowClient(tracking_uri=uri)
     name = params["mlflow"]["registered_model"]
     try:
@@ -303,8 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             output = promote(client, name, versions, args.version)
         else:
             output = rollback(client, name, versions, args.to)
-    except Refused as error:
-        print(f"registry: refused: {error}", file=sys.stderr)
+    except (Refused, TrackingServerError) as error:
+        refused = "refused: " if isinstance(error, Refused) else ""
+        print(f"registry: {refused}{error}", file=sys.stderr)
         return 1
     except BadInput as error:
         print(f"registry: {error}", file=sys.stderr)

@@ -21,6 +21,7 @@ from . import metrics
 from .config import (
     TRAIN_CSV,
     TRAIN_INFO,
+    TrackingServerError,
     dvc_md5,
     file_md5,
     git_commit,
@@ -149,7 +150,11 @@ def run(
 
 
 def main() -> int:
-    info = run(load_params())
+    try:
+        info = run(load_params())
+    except TrackingServerError as error:
+        print(f"train: {error}", file=sys.stderr)
+        return 1
     print(
         f"train: run {info['run_id']} registered {info['registered_model']} "
         f"version {info['version']} ({TRAIN_INFO})"
