@@ -165,8 +165,13 @@ def test_dvc_push_and_pull_round_trip_through_the_endpoint(team: Team, tmp_path:
         value = S3_KEYS[key or "AWS_SECRET_ACCESS_KEY"]
         run(tool("dvc"), "remote", "modify", "--local", "storage", option, value, cwd=project)
     run("git", "check-ignore", "-q", ".dvc/config.local", cwd=project)
+    # `handover new` leaves the client's bucket alone: the first push is the team's.
+    assert not team.s3.keys(BUCKET, "dvc/")
     run(tool("dvc"), "push", cwd=project, env=no_keys)
     assert team.s3.keys(BUCKET, "dvc/files/md5/"), "dvc push stored nothing in the bucket"
+    # Comparing with the remote needs the keys: here only config.local has them.
+    in_sync = run(tool("dvc"), "status", "--cloud", "--json", cwd=project, env=no_keys)
+    assert json.loads(in_sync.stdout) == {}
     assert run("git", "status", "--porcelain", cwd=project).stdout == ""
 
     # A fresh clone has no config.local: the keys come from the environment instead.
@@ -329,3 +334,13 @@ def test_start_script_refuses_incomplete_settings(team: Team, tmp_path: Path) ->
         result = run("bash", team.script, "serve", cwd=tmp_path, env=env, check=False)
         assert result.returncode == 2 and message in result.stderr, (message, result.stderr)
         assert not (tmp_path / "state" / "basic_auth.ini").exists()
+
+
+def test_the_projects_own_checks_pass(team: Team) -> None:
+    """Its linter and its test suite, as CI runs them in the team setup."""
+    env = team.env()
+    run(tool("ruff"), "check", ".", cwd=team.project, env=env)
+    run(tool("ruff"), "format", "--check", ".", cwd=team.project, env=env)
+    tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                cwd=team.project, env=env)  # fmt: skip
+    assert " passed" in tests.stdout and "failed" not in tests.stdout
