@@ -22,6 +22,7 @@ from .config import (
     TRAIN_CSV,
     TRAIN_INFO,
     TrackingServerError,
+    check_tracking_server,
     dvc_md5,
     file_md5,
     git_commit,
@@ -29,6 +30,7 @@ from .config import (
     mlflow_dataset,
     setup_mlflow,
     split_features,
+    tracking_uri,
 )
 
 
@@ -141,6 +143,8 @@ def run(
     raw_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train on the training split only, log, register and write `info_path` for evaluate."""
+    # A dead tracking server should cost seconds, not a training run before it is noticed.
+    check_tracking_server(tracking_uri(params))
     frame = pd.read_csv(train_path)
     model = fit(frame, params)
     info = log_and_register(model, frame, params, train_path=train_path, raw_path=raw_path)
