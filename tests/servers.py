@@ -279,16 +279,9 @@ class MlflowServer:
             raise RuntimeError(f"{error}\n{log_tail(log)}") from error
         return self
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: Mapping | None = None,
-        auth: tuple[str, str] | None = None,
-    ) -> dict:
-        """One REST call as the admin (or `auth`); the parsed JSON answer."""
-        user, password = auth or ("admin", self.admin_password)
-        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    def request(self, method: str, path: str, body: Mapping | None = None) -> dict:
+        """One REST call as the admin; the parsed JSON answer."""
+        token = base64.b64encode(f"admin:{self.admin_password}".encode()).decode()
         request = urllib.request.Request(
             f"{self.uri}{path}",
             data=json.dumps(body).encode() if body is not None else None,
@@ -303,9 +296,6 @@ class MlflowServer:
         self.request(
             "POST", "/api/2.0/mlflow/users/create", {"username": username, "password": password}
         )
-
-    def log(self) -> str:
-        return log_tail(self.state / "server.log", 200)
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:

@@ -70,6 +70,11 @@ class Team:
         return env
 
     @property
+    def package(self) -> str:
+        """The generated package (the one holding the pipeline stages)."""
+        return next(p.name for p in (self.project / "src").iterdir() if (p / "train.py").exists())
+
+    @property
     def params(self) -> dict:
         return yaml.safe_load((self.project / "params.yaml").read_text())
 
@@ -197,17 +202,15 @@ def test_eight_training_runs_at_once_are_all_recorded(
     versions_before = {
         v.version for v in client.search_model_versions(f"name='{params['registered_model']}'")
     }
-    package = team.project / "src"
     # Eight engineers' checkouts, each training at the same moment against the one server.
     copies = []
     for i in range(8):
         copy = tmp_path / f"engineer-{i}"
         shutil.copytree(team.project, copy, ignore=shutil.ignore_patterns(".dvc"))
         copies.append(copy)
-    module = next(p.name for p in package.iterdir() if (p / "train.py").exists())
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", f"{module}.train"],
+            [sys.executable, "-m", f"{team.package}.train"],
             cwd=copy,
             env={**team.env(), "PYTHONPATH": str(copy / "src")},
             stdout=subprocess.PIPE,
@@ -274,15 +277,15 @@ def test_a_broken_server_is_named_by_the_pipeline_and_the_audit(
         server = request.getfixturevalue("missing_bucket_server")
         changes["MLFLOW_TRACKING_URI"] = server.uri
     env = team.env(**changes)
-    module = team.params["mlflow"]["registered_model"].replace("-", "_")
     # MLflow's own client would retry for minutes: the stage must name the cause at once.
     trained = run(
-        sys.executable, "-m", f"{module}.train", cwd=team.project, env=env, check=False, timeout=120
-    )
+        sys.executable, "-m", f"{team.package}.train",
+        cwd=team.project, env=env, check=False, timeout=120,
+    )  # fmt: skip
     assert trained.returncode == 1
     assert cause in trained.stderr and "Traceback" not in trained.stderr, trained.stderr
     registry = run(
-        sys.executable, "-m", f"{module}.registry", "status",
+        sys.executable, "-m", f"{team.package}.registry", "status",
         cwd=team.project, env=env, check=False, timeout=120,
     )  # fmt: skip
     if failure != "bucket missing":  # the registry needs no artifacts

@@ -306,9 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             output = promote(client, name, versions, args.version)
         else:
             output = rollback(client, name, versions, args.to)
-    except (Refused, TrackingServerError) as error:
-        refused = "refused: " if isinstance(error, Refused) else ""
-        print(f"registry: {refused}{error}", file=sys.stderr)
+    except Refused as error:
+        print(f"registry: refused: {error}", file=sys.stderr)
+        return 1
+    except TrackingServerError as error:
+        print(f"registry: {error}", file=sys.stderr)
         return 1
     except BadInput as error:
         print(f"registry: {error}", file=sys.stderr)

@@ -22,7 +22,6 @@ from .config import (
     TRAIN_CSV,
     TRAIN_INFO,
     TrackingServerError,
-    check_tracking_server,
     dvc_md5,
     file_md5,
     git_commit,
@@ -30,7 +29,6 @@ from .config import (
     mlflow_dataset,
     setup_mlflow,
     split_features,
-    tracking_uri,
 )
 
 
@@ -83,12 +81,14 @@ def log_and_register(
     train_path: str | Path = TRAIN_CSV,
     raw_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Log the run and the model, register a version; return what evaluate needs."""
+    """Log the run and the model, register a version; return what evaluate needs.
+
+    MLflow must already point at the project's store and experiment (`setup_mlflow`).
+    """
     import mlflow
     import mlflow.sklearn
     from mlflow.models import infer_signature
 
-    setup_mlflow(params)
     raw_path = raw_path or params["data"]["raw"]
     name = params["mlflow"]["registered_model"]
     train_md5 = file_md5(train_path)
@@ -143,8 +143,8 @@ def run(
     raw_path: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train on the training split only, log, register and write `info_path` for evaluate."""
-    # A dead tracking server should cost seconds, not a training run before it is noticed.
-    check_tracking_server(tracking_uri(params))
+    # First: a dead tracking server should cost seconds, not a training run before it is noticed.
+    setup_mlflow(params)
     frame = pd.read_csv(train_path)
     model = fit(frame, params)
     info = log_and_register(model, frame, params, train_path=train_path, raw_path=raw_path)
