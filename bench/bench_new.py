@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 #: The interpreter running the bench is the project's venv: its bin/ holds copier, dvc, handover.
 BIN = Path(sys.executable).parent
 #: What Copier needs of the template (the rest of the checkout is not part of a render).
-SNAPSHOT_PARTS = ("copier.yml", "template", "hooks", "includes")
+SNAPSHOT_PARTS = ("copier.yml", "template", "hooks", "includes", "src/mlops_handover/__init__.py")
 PROBE = "_probe-hook"
 PHASES_MARK = "BENCH-PHASES "
 #: The issue's targets on a 2-core machine, shown next to the medians (not asserted).
@@ -230,6 +230,7 @@ class Bench:
             path.mkdir()
             for part in SNAPSHOT_PARTS:
                 source = REPO / part
+                (path / part).parent.mkdir(parents=True, exist_ok=True)
                 if source.is_dir():
                     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
                     shutil.copytree(source, path / part, ignore=ignore)

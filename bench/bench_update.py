@@ -48,6 +48,8 @@ sys.path[:0] = [str(HERE), str(REPO / "tests")]
 import bench_new as bn  # noqa: E402
 from template_history import build_history  # noqa: E402
 
+from mlops_handover.releases import tag_releases  # noqa: E402
+
 BIN = bn.BIN
 PROBE = "_probe-update"
 PHASES_MARK = "BENCH-PHASES "
@@ -93,6 +95,9 @@ class UpdateBench:
     def __init__(self, bench: bn.Bench) -> None:
         self.bench = bench
         self.history = build_history(bench.root / "history" / "template")
+        # Plain Copier finds versions by tags only; `handover update` honours them too, so both
+        # read the same releases (tagged here by the __version__ rule, as handover would).
+        tag_releases(self.history)
         self.references: dict[str, Path] = {}
         #: `git status --porcelain` after each kind of update, from its first (warm-up) run.
         self.changes: dict[str, list[str]] = {}

@@ -20,7 +20,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-TEMPLATE_PARTS = ("copier.yml", "template", "hooks", "includes")
+#: What the template is made of; copier.yml reads the version from the package's __init__.py.
+TEMPLATE_PARTS = ("copier.yml", "template", "hooks", "includes", "src/mlops_handover/__init__.py")
 TEST_ENV = {
     "DVC_NO_ANALYTICS": "1",
     "MLFLOW_DISABLE_TELEMETRY": "true",
@@ -130,16 +131,22 @@ def no_git_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMAIL", "")
 
 
+def copy_part(part: str, dest: Path) -> None:
+    """Copy one of TEMPLATE_PARTS from this working tree into `dest`, at the same path."""
+    src, target = ROOT / part, dest / part
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        shutil.copy2(src, target)
+
+
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The working tree's template parts, committed in a fresh git repository."""
     repo = tmp_path_factory.mktemp("template-repo")
     for part in TEMPLATE_PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, repo / part)
+        copy_part(part, repo)
     env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
     ident = ["-c", "user.name=Template", "-c", "user.email=template@example.invalid"]
     for args in (
@@ -168,6 +175,15 @@ def copy_template(
         **kwargs,
     )
     return dest
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding this checkout's wheel: a stand-in for the package index in tests."""
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    run(tool("uv"), "build", "--wheel", "--quiet", "--out-dir", folder, cwd=ROOT)
+    assert len(list(folder.glob("mlops_handover-*.whl"))) == 1
+    return folder
 
 
 @pytest.fixture

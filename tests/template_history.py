@@ -1,24 +1,32 @@
 """A template repository with release history, for update tests and the update benchmark.
 
-`build_history(dest)` commits three template versions to a fresh git repository and tags them:
+`build_history(dest)` commits three template versions to a fresh git repository, without a
+single tag, as a clone of this repository is: each release is the commit that changes
+`__version__` in src/mlops_handover/__init__.py (mlops_handover.releases), and an ordinary
+commit between two releases changes that file without changing the version.
 
-- v0.1.0: this working tree's template as 0.1 had it: the weekly review template at
+- 0.1.0: this working tree's template as 0.1 had it: the weekly review template at
   `docs/handover/weekly-review-template.md`, linked from the handover README, and no migration;
-- v0.2.0: this working tree's template as it is (the review template moved to
+- then a commit that is not a release (the package docstring, same version);
+- 0.2.0: this working tree's template as it is (the review template moved to
   `docs/handover/reviews/template.md` by the 0.2.0 migration);
-- v0.2.1: v0.2.0 plus small template changes in files users also edit (the CI workflow, the
+- 0.2.1: 0.2.0 plus small template changes in files users also edit (the CI workflow, the
   training code, .gitignore) and one new file, so an update has something to merge.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("copier.yml", "template", "hooks", "includes")
+from conftest import TEMPLATE_PARTS as PARTS
+from conftest import copy_part
+from mlops_handover.releases import VERSION_FILE
+
 REVIEW_OLD = "template/docs/handover/weekly-review-template.md.jinja"
 REVIEW_NEW = "template/docs/handover/reviews/template.md.jinja"
 HANDOVER_README = "template/docs/handover/README.md.jinja"
@@ -28,6 +36,8 @@ TRAIN = "template/src/{{package_name}}/train.py"
 V021_CI_LINE = "# Template 0.2.1: CI also runs on tags."
 V021_GITIGNORE = "# Template 0.2.1: editor swap files\n*.swp\n"
 V021_NEW_FILE = "template/docs/handover/glossary.md"
+#: The release tags Copier sees (the rule's, in a throw-away clone), oldest first.
+RELEASES = ("v0.1.0", "v0.2.0", "v0.2.1")
 
 
 def _git(repo: Path, *args: str) -> None:
@@ -44,11 +54,7 @@ def _snapshot(repo: Path) -> None:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, target)
+        copy_part(part, repo)
 
 
 def _replace(path: Path, old: str, new: str) -> None:
@@ -83,16 +89,39 @@ def as_v021(repo: Path) -> None:
     (repo / V021_NEW_FILE).write_text("# Glossary\n\n- champion: the model version in use.\n")
 
 
+def set_version(repo: Path, version: str) -> None:
+    """Make `version` the package's `__version__` (a release once committed)."""
+    path = repo / VERSION_FILE
+    text, found = re.subn(
+        r"^__version__ = .*$", f'__version__ = "{version}"', path.read_text(), flags=re.M
+    )
+    assert found == 1, f"{path}: no __version__ line"
+    path.write_text(text)
+
+
+def not_a_release(repo: Path) -> None:
+    """Change the version file, not the version: a commit the rule must not take for one."""
+    path = repo / VERSION_FILE
+    path.write_text(path.read_text().replace('"""', '"""(Between releases.) ', 1))
+
+
 def build_history(dest: Path) -> Path:
-    """A template repository at `dest` with tags v0.1.0, v0.2.0 and v0.2.1 (HEAD)."""
+    """A tagless template repository at `dest`: releases 0.1.0, 0.2.0 and 0.2.1 (HEAD)."""
     dest.mkdir(parents=True)
     _git(dest, "init", "-q", "-b", "main")
     _snapshot(dest)
     as_v010(dest)
-    for version, change in (("v0.1.0", None), ("v0.2.0", _snapshot), ("v0.2.1", as_v021)):
+    steps: tuple[tuple[str, str | None, Callable[[Path], None] | None], ...] = (
+        ("template 0.1.0", "0.1.0", None),
+        ("docs: the package docstring", None, not_a_release),
+        ("template 0.2.0", "0.2.0", _snapshot),
+        ("template 0.2.1", "0.2.1", as_v021),
+    )
+    for message, version, change in steps:
         if change:
             change(dest)
+        if version:
+            set_version(dest, version)
         _git(dest, "add", "-A")
-        _git(dest, "commit", "-qm", f"template {version}")
-        _git(dest, "tag", "-a", version, "-m", f"template {version}")
+        _git(dest, "commit", "-qm", message)
     return dest

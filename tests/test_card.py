@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from huggingface_hub import ModelCard
+from servers import free_port, http_ok, stop_group, wait_until
 
 from conftest import project_env, run, tool
 from mlops_handover.card import Champion, DataVersion, updated_card
@@ -234,7 +237,17 @@ def test_unreachable_tracking_server_fails_fast(render, monkeypatch, capsys) -> 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     assert main(["card", "--project", str(project)]) == 1
     err = capsys.readouterr().err
-    assert f"the MLflow tracking server {uri} does not answer" in err
+    assert f"the MLflow server {uri} did not answer" in err
+    assert "(tracking URI from environment variable MLFLOW_TRACKING_URI)" in err
+
+
+def test_store_the_reader_cannot_read(render, monkeypatch, capsys) -> None:
+    """The registry is read without MLflow: SQLite files and tracking servers, nothing else."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "postgresql://ml:s3cret@db.acme.example/mlflow")
+    assert main(["card", "--project", str(render())]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read the MLflow registry" in err and "is a postgresql store" in err
+    assert "s3cret" not in err and "tracking server in front of it" in err
 
 
 def test_no_store_no_model_no_champion(render, tmp_path: Path, monkeypatch, capsys) -> None:
@@ -265,9 +278,10 @@ def test_help_names_the_exit_codes(capsys) -> None:
         assert "exit codes" in capsys.readouterr().out
 
 
-def handover_card(project: Path, *args: str, check: bool = True) -> Any:
+def handover_card(project: Path, *args: str, check: bool = True, **env: str) -> Any:
     """The installed `handover card` in the project, as a client runs it."""
-    return run(tool("handover"), "card", *args, cwd=project, env=project_env(project), check=check)
+    environ = project_env(project) | env
+    return run(tool("handover"), "card", *args, cwd=project, env=environ, check=check)
 
 
 @pytest.mark.slow
@@ -298,7 +312,24 @@ def test_card_after_pipeline_run(generate, monkeypatch) -> None:
     (result,) = [r for r in ModelCard.load(path).data.eval_results if r.metric_type == "f1"]
     assert result.metric_value == run_.data.metrics["eval_f1"]
     assert ModelCard.load(path).data.eval_results[0].metric_type == "f1"
-    assert read_front_matter(text)["handover"]["lineage"]["run_id"] == info["run_id"]
+    # The card's reader is not MLflow: what it wrote is what MLflow says.
+    version = client.get_model_version(info["registered_model"], info["version"])
+    registered = datetime.fromtimestamp(version.creation_timestamp / 1000, UTC)
+    inputs = {
+        {t.key: t.value for t in i.tags}["mlflow.data.context"]: i.dataset.digest
+        for i in run_.inputs.dataset_inputs
+    }
+    assert read_front_matter(text)["handover"]["lineage"] == {
+        "registered_model": info["registered_model"],
+        "version": str(info["version"]),
+        "alias": "champion",
+        "registered_at": registered.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "run_id": info["run_id"],
+        "experiment": client.get_experiment(run_.info.experiment_id).name,
+        "git_commit": run_.data.tags["mlflow.source.git.commit"],
+        "data_md5": {"raw": run_.data.tags["dvc.raw_data.md5"], **inputs},
+        "acceptance": version.tags["acceptance"],
+    }
 
     second = handover_card(project, "--json")
     assert json.loads(second.stdout)["status"] == "unchanged"
@@ -321,3 +352,19 @@ def test_card_after_pipeline_run(generate, monkeypatch) -> None:
     assert handover_card(project, "--check", check=False).returncode == 1
     handover_card(project)
     assert f"version {new.version}, alias `champion`" in path.read_text()
+
+    # A tracking server in front of the same store: its REST answers make the same card.
+    port = free_port()
+    server = subprocess.Popen(
+        [tool("mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", uri, "--artifacts-destination", str(project.parent / "artifacts")],
+        cwd=project.parent, env=env | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{url}/health"), "mlflow server", 90, server)
+        served = handover_card(project, "--check", "--json", MLFLOW_TRACKING_URI=url)
+    finally:
+        stop_group(server)
+    assert json.loads(served.stdout)["status"] == "unchanged"

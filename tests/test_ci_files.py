@@ -30,6 +30,8 @@ GITLAB_CI = Path(".gitlab-ci.yml")
 PRE_COMMIT = Path(".pre-commit-config.yaml")
 DEPENDABOT = Path(".github/dependabot.yml")
 HOOKS_MANIFEST = ROOT / ".pre-commit-hooks.yaml"
+#: The step of every GitHub job that installs the README's locked environment.
+INSTALL_STEP = "Install the locked environment"
 
 # The answer sets: every CI provider, the DVC remotes (a local directory, S3 behind a custom
 # endpoint, GCS, Azure, SSH) and both MLflow set-ups, in a handful of renders.
@@ -216,10 +218,7 @@ def test_github_workflow_is_least_privilege(render, name: str) -> None:
             if uses.startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False
             if uses.startswith("actions/setup-python@"):
-                assert step["with"]["python-version"] == answers(name)["python_version"]
-                # The audit job installs the auditor pinned in the pre-commit config.
-                lock = ".pre-commit-config.yaml" if job_name == "audit" else "requirements.lock"
-                assert step["with"]["cache-dependency-path"] == lock
+                assert step["with"] == {"python-version": answers(name)["python_version"]}
 
 
 @pytest.mark.parametrize("name", GITHUB)
@@ -258,9 +257,15 @@ def test_github_jobs_run_lint_tests_and_the_gated_pipeline(render, name: str) ->
     def script(job: str) -> str:
         return "\n".join(step.get("run", "") for step in jobs[job]["steps"])
 
-    for job in ("lint", "test", "pipeline"):
-        assert "python -m pip install -r requirements.lock" in script(job)
-        assert "python -m pip install --no-deps -e ." in script(job)
+    setup = readme_setup(project)
+    for job in ("lint", "audit", "test", "pipeline"):
+        install = next(
+            s for s in jobs[job]["steps"] if s["name"] == "Install the locked environment"
+        )
+        lines = install["run"].strip().splitlines()
+        assert lines[0] == """python -m pip install "$(grep -m1 '^uv==' requirements.lock)\""""
+        assert lines[1:-1] == setup, "CI installs the environment as the README says"
+        assert lines[-1] == 'echo "$PWD/.venv/bin" >> "$GITHUB_PATH"'
     assert "ruff check" in script("lint") and "ruff format --check" in script("lint")
     assert "pre-commit run --all-files" in script("lint")
     assert "python -m pytest" in script("test")
@@ -308,13 +313,12 @@ def test_gitlab_jobs_run_lint_tests_and_the_gated_pipeline(render, name: str) ->
     assert ci["stages"] == ["lint", "test", "pipeline"]
     before = "\n".join(ci["default"]["before_script"])
     assert "install -y -qq --no-install-recommends git" in before
-    assert "python -m pip install -r requirements.lock" in before
-    assert "python -m pip install --no-deps -e ." in before
+    assert "uv pip sync requirements.lock" in before  # the README's setup, checked in full below
     rules = json.dumps(ci["workflow"]["rules"])
     assert "merge_request_event" in rules and "$CI_DEFAULT_BRANCH" in rules
     assert ci["variables"]["DVC_NO_ANALYTICS"] == "1"
     assert ci["variables"]["MLFLOW_DISABLE_TELEMETRY"] == "true"
-    assert ci["variables"]["PIP_CACHE_DIR"].endswith(".cache/pip")
+    assert ci["variables"]["UV_CACHE_DIR"].endswith(".cache/uv")
     assert ci["default"]["cache"][0]["key"]["files"] == ["requirements.lock"]
 
     lint = "\n".join(ci["lint"]["script"])
@@ -335,10 +339,12 @@ def test_gitlab_jobs_run_lint_tests_and_the_gated_pipeline(render, name: str) ->
 # --- the handover audit in CI ---------------------------------------------------------------
 
 
-def _audit_hook(project: Path) -> tuple[str, str]:
-    """The repository and revision the generated pre-commit config takes handover-audit from."""
-    repo, _ = _hooks(load(project / PRE_COMMIT))["handover-audit"]
-    return repo["repo"], repo["rev"]
+def readme_setup(project: Path) -> list[str]:
+    """The generated README's uv setup: the commands before activating the environment."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Set up", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    lines = block.strip().splitlines()
+    return lines[: lines.index("source .venv/bin/activate")]
 
 
 @pytest.mark.parametrize("name", GITHUB)
@@ -350,9 +356,8 @@ def test_github_audit_job_gates_on_the_full_history(render, name: str) -> None:
     assert "permissions" not in audit and "needs" not in audit  # read-only token, runs at once
     checkout = next(s for s in audit["steps"] if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"] == {"persist-credentials": False, "fetch-depth": 0}
-    install = next(s for s in audit["steps"] if s["name"].startswith("Install the handover"))
-    url, rev = _audit_hook(project)
-    assert install["run"] == f'python -m pip install "mlops-handover @ git+{url}@{rev}"'
+    # `handover` comes from the locked environment, as in pre-commit and the README.
+    assert any(s["name"] == INSTALL_STEP for s in audit["steps"])
     run_step = next(s for s in audit["steps"] if s["name"].startswith("Audit"))
     lines = run_step["run"].strip().splitlines()
     # The Markdown report goes to the job summary whatever the level; the second run gates on
@@ -374,10 +379,14 @@ def test_gitlab_audit_job_gates_on_the_full_history(render, name: str) -> None:
     audit = ci["audit"]
     assert audit["stage"] == "lint" and audit["needs"] == []
     assert audit["variables"]["GIT_DEPTH"] == "0"
-    url, rev = _audit_hook(project)
-    before = audit["before_script"]
-    assert f'python -m pip install "mlops-handover @ git+{url}@{rev}"' in before
-    assert not any("requirements.lock" in line for line in before)
+    # The default before_script installs the locked environment, `handover` included.
+    assert "before_script" not in audit
+    before = ci["default"]["before_script"]
+    setup = readme_setup(project)
+    start = before.index(setup[0])
+    assert before[start : start + len(setup)] == setup, "CI installs as the README says"
+    assert before[start - 1] == """python -m pip install "$(grep -m1 '^uv==' requirements.lock)\""""
+    assert before[start + len(setup)] == 'export PATH="$CI_PROJECT_DIR/.venv/bin:$PATH"'
     assert audit["script"] == [
         "handover audit --offline --format markdown --output handover-audit.md --fail-under L0",
         "handover audit --offline",
@@ -616,20 +625,44 @@ def test_hooks_manifest_offers_the_static_audit() -> None:
     assert hook["pass_filenames"] is False and hook["always_run"] is True
 
 
+#: The executable of each hook and the locked package that provides it.
+HOOK_PACKAGES = {
+    "ruff": "ruff",
+    "check-yaml": "pre-commit-hooks",
+    "check-toml": "pre-commit-hooks",
+    "check-json": "pre-commit-hooks",
+    "check-added-large-files": "pre-commit-hooks",
+    "detect-private-key": "pre-commit-hooks",
+    "check-merge-conflict": "pre-commit-hooks",
+    "end-of-file-fixer": "pre-commit-hooks",
+    "trailing-whitespace-fixer": "pre-commit-hooks",
+    "mixed-line-ending": "pre-commit-hooks",
+    "check-jsonschema": "check-jsonschema",
+    "handover": "mlops-handover",
+}
+
+
 @pytest.mark.parametrize("name", ["github-local", "gitlab-local-server", "none-s3"])
-def test_pre_commit_config_runs_the_handover_audit(render, name: str) -> None:
-    """Every generated project runs the audit hook, from the template's repository."""
+def test_every_hook_runs_from_the_locked_environment(render, name: str) -> None:
+    """No hook repository to download: each hook is a locked package's executable."""
     project = render(name)
-    url, rev = _audit_hook(project)
-    assert re.fullmatch(r"(https|ssh)://\S+", url)
-    assert re.fullmatch(r"v\d+\.\d+\.\d+|[0-9a-f]{40}", rev)
-    repo, hook = _hooks(load(project / PRE_COMMIT))["handover-audit"]
-    assert set(hook) == {"id"}, "the manifest's entry, language and always_run apply as they are"
-    assert [h["id"] for h in repo["hooks"]] == ["handover-audit"]
+    config = load(project / PRE_COMMIT)
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+    lock = (project / "requirements.lock").read_text(encoding="utf-8")
+    for hook_id, (_, hook) in _hooks(config).items():
+        if hook["language"] == "fail":
+            continue
+        assert hook["language"] == "system", hook_id
+        executable = hook["entry"].split()[0]
+        package = HOOK_PACKAGES[executable]
+        assert re.search(rf"(?m)^{re.escape(package)}==", lock), f"{hook_id}: {package} unlocked"
+    _, audit = _hooks(config)["handover-audit"]
+    assert audit["entry"] == "handover audit --offline"
+    assert audit["pass_filenames"] is False and audit["always_run"] is True
 
 
 def test_hook_entry_follows_fail_under(render, tmp_path: Path) -> None:
-    """The hook's entry, run as pre-commit would, in a rendered and committed project.
+    """The audit hook's entry, run as pre-commit would, in a rendered and committed project.
 
     The exit code follows `fail-under` in pyproject.toml: 0 at L0, 1 at L4 (a project rendered
     without its post-copy setup and never run is far from owned). The level a real project
@@ -637,9 +670,9 @@ def test_hook_entry_follows_fail_under(render, tmp_path: Path) -> None:
     """
     import shutil
 
-    (hook,) = load(HOOKS_MANIFEST)
     project = tmp_path / "project"
     shutil.copytree(render("none-s3"), project)
+    _, hook = _hooks(load(project / PRE_COMMIT))["handover-audit"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "generated"]):
         run("git", *args, cwd=project)
     env = _audit_env(tmp_path)
@@ -651,56 +684,30 @@ def test_hook_entry_follows_fail_under(render, tmp_path: Path) -> None:
     assert "below the required L4 owned" in result.stderr
 
 
-def test_pre_commit_hooks_and_pins(render) -> None:
-    project = render("github-local")
-    hooks = _hooks(load(project / PRE_COMMIT))
-    ruff_repo = "https://github.com/astral-sh/ruff-pre-commit"
-    hooks_repo = "https://github.com/pre-commit/pre-commit-hooks"
-    assert hooks["ruff-check"][0]["repo"] == ruff_repo
-    assert "--fix" in hooks["ruff-check"][1]["args"]
-    assert hooks["ruff-format"][0]["repo"] == ruff_repo
+def test_pre_commit_hooks_and_their_arguments(render) -> None:
+    hooks = _hooks(load(render("github-local") / PRE_COMMIT))
     for hook_id in (
-        "check-yaml", "check-toml", "check-json", "check-added-large-files",
-        "detect-private-key", "check-merge-conflict", "end-of-file-fixer",
-        "trailing-whitespace", "mixed-line-ending",
+        "ruff-check", "ruff-format", "check-yaml", "check-toml", "check-json",
+        "check-added-large-files", "detect-private-key", "check-merge-conflict",
+        "end-of-file-fixer", "trailing-whitespace", "mixed-line-ending",
     ):  # fmt: skip
-        assert hooks[hook_id][0]["repo"] == hooks_repo, hook_id
-    assert hooks["check-merge-conflict"][1]["args"] == ["--assume-in-merge"]
-    assert hooks["mixed-line-ending"][1]["args"] == ["--fix=lf"]
+        assert hook_id in hooks, hook_id
+    assert "--fix" in hooks["ruff-check"][1]["entry"].split()
+    assert hooks["check-merge-conflict"][1]["entry"].endswith("--assume-in-merge")
+    assert hooks["mixed-line-ending"][1]["entry"].endswith("--fix=lf")
     rej = hooks["no-rej-files"]
-    assert rej[0]["repo"] == "local" and rej[1]["language"] == "fail"
+    assert rej[1]["language"] == "fail"
     assert re.search(rej[1]["files"], "src/pkg/train.py.rej")
-    # Pinned to release tags: pre-commit-hooks v5.0.0 or later, a v0.x of ruff.
-    revs = {repo["repo"]: repo.get("rev") for repo in load(project / PRE_COMMIT)["repos"]}
-    major, _, _ = (int(part) for part in revs[hooks_repo].removeprefix("v").split("."))
-    assert re.fullmatch(r"v\d+\.\d+\.\d+", revs[hooks_repo]) and major >= 5
-    assert re.fullmatch(r"v0\.\d+\.\d+", revs[ruff_repo])
 
 
 def test_signoffs_hook_runs_check_jsonschema_on_the_signoffs(render) -> None:
-    """The hook's own arguments, run with the real check-jsonschema, accept the generated file."""
+    """The hook's own entry, run with the real check-jsonschema, accepts the generated file."""
     project = render("github-local")
-    repo, hook = _hooks(load(project / PRE_COMMIT))["check-jsonschema"]
-    assert repo["repo"] == "https://github.com/python-jsonschema/check-jsonschema"
+    _, hook = _hooks(load(project / PRE_COMMIT))["check-jsonschema"]
     signoffs = "docs/handover/signoffs.yaml"
     assert re.search(hook["files"], signoffs) and not re.search(hook["files"], "dvc.yaml")
-    run(tool("check-jsonschema"), *hook["args"], signoffs, cwd=project)
-
-
-@pytest.mark.parametrize("name", ["github-local", "gitlab-s3-endpoint"])
-def test_ruff_hook_matches_the_locked_ruff(render, name: str) -> None:
-    """pre-commit's Ruff and the lock's Ruff share a minor version, so they format alike."""
-    project = render(name)
-    rev = next(
-        repo["rev"]
-        for repo in load(project / PRE_COMMIT)["repos"]
-        if repo["repo"].endswith("/ruff-pre-commit")
-    )
-    locked = re.search(
-        r"^ruff==(\d+\.\d+)\.\d+", (project / "requirements.lock").read_text(), re.MULTILINE
-    )
-    assert locked, "requirements.lock pins no ruff"
-    assert rev.removeprefix("v").rsplit(".", 1)[0] == locked[1]
+    result = run(tool(hook["entry"].split()[0]), *hook["entry"].split()[1:], signoffs, cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_fixers_leave_machine_written_files_alone(render) -> None:
@@ -739,49 +746,31 @@ def test_ci_tracks_to_a_throwaway_store_even_with_a_server(render, name: str) ->
 
 
 @pytest.mark.parametrize("name", ["github-local", "gitlab-s3-endpoint"])
-def test_fresh_project_passes_the_lint_job(render, name: str) -> None:
-    """What the lint job and the hooks check holds on a project straight from the template.
+def test_fresh_project_passes_the_lint_job(render, name: str, tmp_path: Path) -> None:
+    """The lint job's commands, on a project straight from the template, committed.
 
-    Ruff runs for real (the environment's Ruff, the lock's version). The pre-commit-hooks
-    checks are restated here because the hooks themselves come from GitHub, which tests
-    cannot reach: file endings, trailing whitespace, line endings, YAML/TOML/JSON syntax,
-    conflict markers and private keys, with the fixers' exclusions.
+    Ruff and every pre-commit hook run for real from this environment, as they run from the
+    project's own (the hooks are local: nothing is downloaded). The audit has its own job.
     """
-    import tomllib
+    import shutil
 
-    project = render(name)
+    project = tmp_path / "project"
+    shutil.copytree(render(name), project)
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "generated"]):
+        run("git", *args, cwd=project)
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "SKIP": "handover-audit",
+    }
     problems = []
-    for args in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
-        result = run(tool("ruff"), *args, cwd=project)
+    for args in (
+        [tool("ruff"), "check", "--no-cache", "."],
+        [tool("ruff"), "format", "--check", "--no-cache", "."],
+        [tool("pre-commit"), "run", "--all-files", "--show-diff-on-failure"],
+    ):
+        result = run(*args, cwd=project, env=env)
         if result.returncode != 0:
-            problems.append(f"ruff {args[0]}:\n{result.stdout}{result.stderr}")
-
-    hooks = _hooks(load(project / PRE_COMMIT))
-    machine_written = hooks["end-of-file-fixer"][1]["exclude"]
-    for path in sorted(p for p in project.rglob("*") if p.is_file()):
-        relative = path.relative_to(project).as_posix()
-        data = path.read_bytes()
-        if b"\0" in data:
-            continue
-        text = data.decode("utf-8")
-        if not re.search(machine_written, relative):
-            if text and (not text.endswith("\n") or text.endswith("\n\n")):
-                problems.append(f"{relative}: must end with exactly one newline")
-            if re.search(r"[ \t]+\r?$", text, re.MULTILINE):
-                problems.append(f"{relative}: trailing whitespace")
-            if "\r" in text:
-                problems.append(f"{relative}: CR line endings")
-        if re.search(r"^(<<<<<<< |=======$|>>>>>>> )", text, re.MULTILINE):
-            problems.append(f"{relative}: merge conflict marker")
-        if "PRIVATE KEY-----" in text:
-            problems.append(f"{relative}: private key")
-        try:
-            if path.suffix in (".yaml", ".yml") or path.name == "dvc.lock":
-                list(yaml.safe_load_all(text))
-            elif path.suffix == ".toml":
-                tomllib.loads(text)
-            elif path.suffix == ".json":
-                json.loads(text)
-        except ValueError as error:  # yaml.YAMLError and the others are ValueErrors too
-            problems.append(f"{relative}: does not parse: {error}")
+            problems.append(f"{' '.join(args[1:])}:\n{result.stdout}{result.stderr}")
     assert not problems, "\n".join(problems)

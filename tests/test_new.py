@@ -58,6 +58,19 @@ INVALID = [
     ({"data_deletion_days": "0"}, "data_deletion_days"),
     ({"data_deletion_days": "400"}, "data_deletion_days"),
     ({"audit_level": "L0"}, "audit_level"),
+    # Where the project installs `handover` from: no credentials, no moving refs.
+    ({"handover_source": "https://user:token@pypi.acme.example/simple/"}, "handover_source"),
+    ({"handover_source": "https://token@pypi.acme.example/simple/"}, "handover_source"),
+    ({"handover_source": "https://pypi.acme.example/simple/?token=abc123"}, "handover_source"),
+    ({"handover_source": "git+https://git.acme.example/ml/mlops-handover@main"}, "handover_source"),
+    (
+        {"handover_source": "git+https://git.acme.example/ml/mlops-handover@v0.3.0"},
+        "handover_source",
+    ),
+    ({"handover_source": "git+https://ghp_x@github.com/acme/h@" + "a" * 40}, "handover_source"),
+    ({"handover_source": "wheels/mlops_handover-0.0.1-py3-none-any.whl"}, "handover_source"),
+    ({"handover_source": "https://files.acme.example/mlops_handover.whl"}, "handover_source"),
+    ({"handover_source": "pip"}, "handover_source"),
     ({"audit_level": "L5"}, "audit_level"),
     ({"audit_level": "owned"}, "audit_level"),
 ]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, iter_files
+from conftest import iter_files
 from mlops_handover import __version__
 
 CI = ("github", "gitlab", "none")
@@ -27,8 +27,6 @@ DVC_EXTRA = {
     "azure": "dvc[azure]",
     "ssh": "dvc[ssh]",
 }
-#: Where the generated project gets the handover-audit hook when the template came from a path.
-CANONICAL = "https://github.com/mlops-handover/mlops-handover"
 LOCK_PLUGIN = {"s3": "dvc-s3==", "gcs": "dvc-gs==", "azure": "dvc-azure==", "ssh": "dvc-ssh=="}
 
 
@@ -192,73 +190,99 @@ def test_security_policy_and_dependabot(render, ci: str) -> None:
         assert json.loads(renovate.read_text())["extends"] == ["config:recommended"]
 
 
-def _hook_source(
-    src_path: str, commit: str = "", sha: str | None = "a" * 40, vcs_ref: str = "HEAD"
-) -> tuple:
-    """The computed handover_repo_url/rev of copier.yml, for a template source and commit."""
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    questions = yaml.safe_load((ROOT / "copier.yml").read_text())
-    env = SandboxedEnvironment(
-        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
-        undefined=StrictUndefined,
-    )
-    context = {
-        "_copier_answers": {"_src_path": src_path, "_commit": commit},
-        "_copier_conf": {"vcs_ref": vcs_ref, "vcs_ref_hash": sha},
-    }
-    return tuple(
-        env.from_string(questions[key]["default"]).render(**context).strip()
-        for key in ("handover_repo_url", "handover_repo_rev")
-    )
+SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.mark.parametrize(
-    ("src", "commit", "expected"),
+    ("source", "requirement", "lock_line", "option"),
     [
-        ("gh:acme/mlops-handover", "v1.2.0", ("https://github.com/acme/mlops-handover", "a" * 40)),
-        ("gl:acme/ml/handover.git", "HEAD", ("https://gitlab.com/acme/ml/handover", "a" * 40)),
+        ("pypi", f"mlops-handover[generate]=={__version__}", f"mlops-handover=={__version__}", ""),
         (
-            "https://git.acme.example/ml/mlops-handover.git",
-            "main",
-            ("https://git.acme.example/ml/mlops-handover.git", "a" * 40),
+            "https://pypi.acme.example/simple/",
+            f"mlops-handover[generate]=={__version__}",
+            f"mlops-handover=={__version__}",
+            "--index-url https://pypi.acme.example/simple/",
         ),
         (
-            "git@github.com:acme/mlops-handover.git",
-            "v1.0.0",
-            ("ssh://git@github.com/acme/mlops-handover.git", "a" * 40),
+            f"wheels/mlops_handover-{__version__}-py3-none-any.whl",
+            f"mlops-handover[generate]=={__version__}",
+            f"mlops-handover=={__version__}",
+            "--find-links wheels",
         ),
-        ("git+https://github.com/acme/h", "v1.0.0", ("https://github.com/acme/h", "a" * 40)),
-        # A local checkout at a release tag, or after one: the canonical repository at that tag
-        # (Copier's `_commit` of the version being rendered, so an update moves it).
-        ("/home/me/mlops-handover", "v0.3.1", (CANONICAL, "v0.3.1")),
-        ("/home/me/mlops-handover", "v0.3.1-4-g1a2b3c4", (CANONICAL, "v0.3.1")),
-        # A local checkout without tags, or the copy bundled with the CLI.
-        ("/home/me/mlops-handover", "1a2b3c4", (CANONICAL, f"v{__version__}")),
-        ("/usr/lib/python3/site-packages/mlops_handover/_template", "", (CANONICAL, None)),
+        (
+            f"git+https://git.acme.example/ml/mlops-handover@{SHA}",
+            f"mlops-handover[generate] @ git+https://git.acme.example/ml/mlops-handover@{SHA}",
+            f"mlops-handover @ git+https://git.acme.example/ml/mlops-handover@{SHA}",
+            "",
+        ),
     ],
 )
-def test_hook_source_follows_the_template_source(src: str, commit: str, expected: tuple) -> None:
-    url, rev = _hook_source(src, commit)
-    assert url == expected[0]
-    assert rev == (expected[1] or f"v{__version__}")
-
-
-def test_bundled_template_without_git_uses_the_release_tag() -> None:
-    assert _hook_source("/x/_template", "", None) == (CANONICAL, f"v{__version__}")
-    assert _hook_source("gh:acme/h", "", None) == ("https://github.com/acme/h", f"v{__version__}")
-
-
-def test_generated_pre_commit_and_ci_use_the_same_hook_source(render) -> None:
-    project = render({"ci_provider": "github"})
-    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
-    repo = next(r for r in config["repos"] if any(h["id"] == "handover-audit" for h in r["hooks"]))
-    # The tests render from a local snapshot: the canonical repository stands in for it.
-    assert (repo["repo"], repo["rev"]) == (CANONICAL, f"v{__version__}")
-    ci = (project / ".github/workflows/ci.yml").read_text()
-    assert f'"mlops-handover @ git+{CANONICAL}@v{__version__}"' in ci
-    # Computed: not stored in the answers, so `copier update` recomputes them.
+def test_handover_source_is_one_answer_for_pyproject_lock_and_readme(
+    render, source: str, requirement: str, lock_line: str, option: str
+) -> None:
+    """The development extra, the lock and the README's relock command follow the answer."""
+    project = render({"handover_source": source})
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert requirement in pyproject["project"]["optional-dependencies"]["dev"]
+    lock = (project / "requirements.lock").read_text().splitlines()
+    assert lock.count(lock_line) == 1
+    options = [line for line in lock if line.startswith("--")]
+    assert options == ([option] if option else [])
+    readme = (project / "README.md").read_text()
+    relock = next(line for line in readme.splitlines() if line.startswith("uv pip compile"))
+    header = next(line for line in lock if line.startswith("#    uv pip compile"))
+    assert relock == header.removeprefix("#    "), "README and lock header give one command"
+    if option:
+        assert f" {option} --emit-" in relock
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert "handover_repo_url" not in answers and "handover_repo_rev" not in answers
-    assert answers["audit_level"] == "L1"
+    assert answers["handover_source"] == source
+    for computed in ("handover_version", "handover_requirement", "handover_index_option"):
+        assert computed not in answers, f"{computed} is computed, never recorded"
+
+
+def test_handover_version_is_the_package_version(render) -> None:
+    readme = (render() / "README.md").read_text()
+    assert f"mlops-handover {__version__}, the tool that generated this repository" in readme
+
+
+#: A URL, index or git reference a generated file may hold: only real, public places. The
+#: package comes from the index under its name (no URL); the pinned actions and docs links exist.
+ALLOWED_HOSTS = {
+    "docs.astral.sh", "pre-commit.com", "dvc.org", "mlflow.org", "github.com", "gitlab.com",
+    "docs.github.com", "docs.gitlab.com", "huggingface.co", "www.apache.org", "adr.github.io",
+    "opensource.org", "choosealicense.com", "spdx.org", "json-schema.org", "arxiv.org",
+    "keepachangelog.com", "semver.org", "copier.readthedocs.io", "scikit-learn.org",
+    "archive.ics.uci.edu", "www4.stat.ncsu.edu", "docs.renovatebot.com", "www.python.org",
+    "peps.python.org", "packaging.python.org", "pypi.org", "docs.aws.amazon.com",
+    "cloud.google.com", "learn.microsoft.com", "www.postgresql.org", "docs.docker.com",
+    "hub.docker.com", "ghcr.io", "docs.pydantic.dev", "doi.org", "raw.githubusercontent.com",
+    "schemas.acme.example",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("ci", CI)
+@pytest.mark.parametrize("tracking", TRACKING)
+def test_no_generated_file_installs_from_a_url_or_tag_that_does_not_exist(
+    render, ci: str, tracking: str
+) -> None:
+    """No `git+` URL, no mlops-handover repository URL, no release tag of this project.
+
+    This repository is published as its main branch only: a tag or a repository URL that a
+    generated file installed from would fail on the client's first CI run.
+    """
+    project = render({"ci_provider": ci, "mlflow_tracking": tracking})
+    for path in iter_files(project):
+        rel = path.relative_to(project).as_posix()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        assert "git+" not in text, f"{rel} installs from a git URL"
+        assert not re.search(r"mlops-handover/mlops-handover|mlops-handover@v?\d", text), rel
+        assert not re.search(r"mlops-handover[^\n]*\bv\d+\.\d+\.\d+", text), f"{rel} names a tag"
+        for host in re.findall(r"https?://([A-Za-z0-9.-]+)", text):
+            assert (
+                host in ALLOWED_HOSTS
+                or host.endswith(("acme.example", "example.com", "localhost"))
+                or host in {"127.0.0.1", "0.0.0.0"}
+            ), f"{rel} points at {host}"

@@ -1,8 +1,9 @@
 """`handover update`: user edits survive, template changes land, conflicts fail loudly, the
 0.2.0 migration runs only when an update crosses it, and bad input writes nothing.
 
-Projects are generated (post-copy task included) from a template repository with real tagged
-history (tests/template_history.py), edited and committed as users would, then updated.
+Projects are generated (post-copy task included) from a template repository whose history has
+releases and no tag, as a clone of this repository has (tests/template_history.py), edited and
+committed as users would, then updated.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 from audit_repos import check_result
-from template_history import V021_CI_LINE, V021_GITIGNORE, build_history
+from template_history import RELEASES, V021_CI_LINE, V021_GITIGNORE, build_history
 
 from conftest import project_env, run, tool
 from mlops_handover.cli import main
+from mlops_handover.new import create_project
+from mlops_handover.releases import tagged_clone
 from mlops_handover.update import find_conflicts, update_project
 
 OLD_REVIEW = Path("docs/handover/weekly-review-template.md")
@@ -42,12 +45,9 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def generate(history: Path, dest: Path, version: str) -> Path:
-    """`copier copy --trust` at a template version, post-copy task included (git, DVC, commit)."""
-    import copier
-
-    copier.run_copy(
-        str(history), str(dest), defaults=True, vcs_ref=version, unsafe=True, quiet=True
-    )
+    """`handover new --no-run` at a template version, post-copy task included (git, DVC,
+    commit); the version is a release by the rule, the history has no tag."""
+    create_project(dest, defaults=True, vcs_ref=version, run=False, template=str(history))
     return dest
 
 
@@ -115,6 +115,7 @@ def test_update_keeps_every_user_edit_and_lands_the_template_changes(
     assert result.clean, result.summary()
     assert (result.version_before, result.version_after) == ("v0.1.0", "v0.2.1")
     assert answers(project)["_commit"] == "v0.2.1"
+    assert answers(project)["_src_path"] == result.template == str(history)
     assert [m["version"] for m in result.migrations] == ["v0.2.0"]
     # Every user edit is still there, byte for byte where the template left the file alone.
     for path in (CARD, DECISION, TRAIN):
@@ -188,6 +189,33 @@ def test_migration_runs_only_when_the_update_crosses_its_version(
     assert not (early / "docs/handover/glossary.md").exists()  # 0.2.1 was not asked for
 
 
+def test_a_tagless_clone_of_the_template_updates_release_to_release(
+    history: Path, tmp_path: Path
+) -> None:
+    """The template as users get it, `git clone` of the main branch (no tag): a project records
+    the clone as `_src_path` and a release as `_commit`, from its first commit on, and updates
+    from one release to the next by the rule, migration included. Nothing is written into the
+    clone, and nothing is left flagged in the project's index."""
+    checkout = tmp_path / "mlops-handover"
+    git(tmp_path, "clone", "-q", str(history), str(checkout))
+    project = generate(checkout, tmp_path / "demo-model", "v0.1.0")
+    first = yaml.safe_load(git(project, "show", "HEAD:.copier-answers.yml"))
+    assert (first["_commit"], first["_src_path"]) == ("v0.1.0", str(checkout))
+
+    result = update_project(project, vcs_ref="v0.2.0")
+
+    assert result.clean and (result.version_before, result.version_after) == RELEASES[:2]
+    assert result.migrations == [{"version": "v0.2.0", "command": "v0_2_0_move_weekly_review.py"}]
+    assert (project / NEW_REVIEW).is_file() and not (project / OLD_REVIEW).exists()
+    assert answers(project)["_src_path"] == result.template == str(checkout)
+    assert not [e for e in git(project, "ls-files", "-v").splitlines() if not e.startswith("H ")]
+    commit(project, "Update the template to v0.2.0")
+    result = update_project(project)
+    assert (result.version_after, result.migrations) == (RELEASES[-1], [])
+    assert answers(project)["_src_path"] == str(checkout)
+    assert git(checkout, "tag") == "" and git(checkout, "status", "--porcelain") == ""
+
+
 def test_pretend_reports_the_update_and_writes_nothing(
     history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -238,24 +266,29 @@ def test_post_copy_task_does_not_run_on_a_plain_copier_update(
     history: Path, tmp_path: Path
 ) -> None:
     """`copier update --trust` (no --skip-tasks) renders the template three times; the
-    post-copy task (git init, dvc add, first commit) must run in none of them."""
+    post-copy task (git init, dvc add, first commit) must run in none of them. Plain Copier
+    needs tags: it reads a clone that has them."""
     import copier
 
-    project = generate(history, tmp_path / "demo-model", "v0.1.0")
-    commands: list[str] = []
+    with tagged_clone(history) as clone:
+        project = tmp_path / "demo-model"
+        copier.run_copy(
+            str(clone), str(project), defaults=True, vcs_ref="v0.1.0", unsafe=True, quiet=True
+        )
+        commands: list[str] = []
 
-    def watch(event: str, args: tuple) -> None:
-        if event == "subprocess.Popen" and watching:
-            commands.append(
-                " ".join(map(str, args[1])) if isinstance(args[1], list) else str(args[1])
-            )
+        def watch(event: str, args: tuple) -> None:
+            if event == "subprocess.Popen" and watching:
+                commands.append(
+                    " ".join(map(str, args[1])) if isinstance(args[1], list) else str(args[1])
+                )
 
-    watching = True
-    sys.addaudithook(watch)
-    try:
-        copier.run_update(str(project), defaults=True, overwrite=True, unsafe=True, quiet=True)
-    finally:
-        watching = False
+        watching = True
+        sys.addaudithook(watch)
+        try:
+            copier.run_update(str(project), defaults=True, overwrite=True, unsafe=True, quiet=True)
+        finally:
+            watching = False
     assert any("v0_2_0_move_weekly_review.py" in c for c in commands)  # the hook sees tasks
     assert not [c for c in commands if "post_copy.py" in c]
     assert answers(project)["_commit"] == "v0.2.1"

@@ -71,7 +71,7 @@ from mlops_handover.audit.model import Unavailable
 from mlops_handover.errors import HandoverError
 from mlops_handover.gitrepo import git, require_repository
 from mlops_handover.new import project_name_for
-from mlops_handover.template import ANSWERS_FILE, questions
+from mlops_handover.template import ANSWERS_FILE, copy_template, questions
 
 MARKER = "handover-proposed"
 #: Template output that belongs to the example pipeline (plus `src/<package_name>/`).
@@ -440,20 +440,10 @@ def render(
     source: str, dest: Path, answers: Mapping[str, Any], vcs_ref: str | None, found: Detection
 ) -> dict[str, Any]:
     """Render the template into `dest` (Copier's validators run first); the recorded answers."""
-    import copier  # about a second: only once the repository is known to be good
-    from copier.errors import CopierError
+    from copier.errors import CopierError  # about a second: only once the repository is good
 
     try:
-        copier.run_copy(
-            source,
-            str(dest),
-            data=dict(answers),
-            defaults=True,
-            vcs_ref=vcs_ref,
-            unsafe=True,
-            quiet=True,
-            skip_tasks=True,
-        )
+        copy_template(source, dest, answers, vcs_ref, defaults=True, skip_tasks=True)
     except (ValueError, CopierError) as error:
         message = str(error)
         blamed = [

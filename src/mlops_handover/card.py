@@ -15,13 +15,14 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from ruamel.yaml.comments import CommentedMap
 
+from mlops_handover.audit.mlflow_store import CHAMPION, TrackingTarget, open_store, sqlite_path
+from mlops_handover.audit.model import Missing, Unavailable
 from mlops_handover.documents import (
     MODEL_CARD,
     MODEL_CARD_REGIONS,
@@ -33,9 +34,7 @@ from mlops_handover.documents import (
     split_front_matter,
 )
 from mlops_handover.errors import HandoverError
-from mlops_handover.new import tracking_server_unreachable
 
-CHAMPION = "champion"
 EVAL_PREFIX = "eval_"
 LOWER_IS_BETTER = {"rmse", "mae"}
 DATA_CONTEXTS = ("training", "evaluation")
@@ -102,85 +101,80 @@ def load_params(project: Path) -> dict[str, Any]:
     return params if isinstance(params, dict) else {}
 
 
-def tracking_uri(project: Path, params: dict[str, Any]) -> str:
+def tracking_target(project: Path, params: dict[str, Any], name: str) -> TrackingTarget:
     """The generated project's rule (config.py): environment, params.yaml, then mlflow.db."""
     if uri := os.environ.get("MLFLOW_TRACKING_URI"):
-        return uri
-    if uri := (params.get("mlflow") or {}).get("tracking_uri"):
-        return str(uri)
-    return f"sqlite:///{project.resolve() / 'mlflow.db'}"
+        source = "environment variable MLFLOW_TRACKING_URI"
+    elif uri := (params.get("mlflow") or {}).get("tracking_uri"):
+        source = "params.yaml mlflow.tracking_uri"
+    else:
+        uri, source = f"sqlite:///{project.resolve() / 'mlflow.db'}", "the default ./mlflow.db"
+    return TrackingTarget(str(uri), source, registered_model=name)
 
 
-def read_champion(uri: str, name: str, alias: str, acceptance: dict[str, Any]) -> Champion:
-    """The version holding `alias` and its run; fails fast on a store that is not there."""
-    if reason := tracking_server_unreachable(uri):
-        raise HandoverError(
-            f"the MLflow tracking server {uri} does not answer ({reason}): check the URL "
-            "(MLFLOW_TRACKING_URI, else params.yaml mlflow.tracking_uri) and the network, and "
-            "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.",
-            1,
-        )
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise HandoverError(
-            f"no MLflow database at {uri.removeprefix('sqlite:///')}: run `dvc repro` to train, "
-            "register and evaluate a version (or set MLFLOW_TRACKING_URI to where it is).",
-            1,
-        )
-    from mlflow import MlflowClient  # seconds to import: only when the card is fine
-    from mlflow.exceptions import MlflowException
+def read_champion(
+    target: TrackingTarget, project: Path, alias: str, acceptance: dict[str, Any]
+) -> Champion:
+    """The version holding `alias` and its run, read by the audit's store reader.
 
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    It reads the SQLite file, or a server over REST with one 5 s timeout, without importing
+    MLflow (seconds), so the card works in a light install and a dead server fails at once.
+    """
+    uri, name = str(target.uri), str(target.registered_model)
     try:
-        try:
-            model = client.get_registered_model(name)
-        except MlflowException as error:
-            if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise
+        store = open_store(target, project, dict(os.environ), offline=False)
+        model = store.registered_model(name)
+        if model is None:
             raise HandoverError(
-                f"no registered model {name!r} in {uri}: run `dvc repro` to train and register "
-                "one, or pass --model NAME.",
-                1,
-            ) from error
-        if alias not in model.aliases:
-            raise HandoverError(
-                f"no version of {name!r} holds the alias {alias!r} in {uri}: run `dvc repro` "
-                "until a version passes the acceptance gate (evaluation/acceptance.yaml), or "
-                "promote one that did.",
+                f"no registered model {name!r} in {store.display_uri}: run `dvc repro` to train "
+                "and register one, or pass --model NAME.",
                 1,
             )
-        version = client.get_model_version(name, str(model.aliases[alias]))
-        run = client.get_run(version.run_id)
-        experiment = client.get_experiment(run.info.experiment_id).name
-    except MlflowException as error:
-        raise HandoverError(f"MLflow ({uri}) refused: {error.message}", 1) from error
+        version = store.alias(name, alias)  # None too when the alias names a deleted version
+        if version is None:
+            raise HandoverError(
+                f"no version of {name!r} holds the alias {alias!r} in {store.display_uri}: run "
+                "`dvc repro` until a version passes the acceptance gate "
+                "(evaluation/acceptance.yaml), or promote one that did.",
+                1,
+            )
+        experiment = next(
+            (e.name for e in store.experiments() if e.experiment_id == version.experiment_id), ""
+        )
+    except Missing as error:
+        raise HandoverError(
+            f"no MLflow database at {sqlite_path(uri, project)}: run `dvc repro` to train, "
+            "register and evaluate a version (or set MLFLOW_TRACKING_URI to where it is).",
+            1,
+        ) from error
+    except Unavailable as error:
+        where = "" if target.source in str(error) else f" (tracking URI from {target.source})"
+        raise HandoverError(f"cannot read the MLflow registry: {error}{where}", 1) from error
 
-    tags = run.data.tags
+    tags = version.run_tags
     primary = tags.get("acceptance.metric") or str(acceptance.get("metric", ""))
     threshold = tags.get("acceptance.threshold", acceptance.get("threshold"))
     evaluation = {
         key.removeprefix(EVAL_PREFIX): value
-        for key, value in sorted(run.data.metrics.items())
+        for key, value in sorted(version.metrics.items())
         if key.startswith(EVAL_PREFIX)
     }
     metrics = {k: evaluation[k] for k in [primary] if k in evaluation} | evaluation
-    data = []
-    for item in run.inputs.dataset_inputs:
-        context = {t.key: t.value for t in item.tags}.get("mlflow.data.context", "")
-        source = json.loads(item.dataset.source or "{}").get("uri", "")
-        data.append(DataVersion(context, item.dataset.name, source, item.dataset.digest))
     order = {context: i for i, context in enumerate(DATA_CONTEXTS)}
-    data.sort(key=lambda d: (order.get(d.context, len(order)), d.context, d.name))
+    data = sorted(
+        (DataVersion(d.context or "", d.name, d.source, d.digest) for d in version.datasets),
+        key=lambda d: (order.get(d.context, len(order)), d.context, d.name),
+    )
     raw_path, raw_md5 = tags.get("dvc.raw_data.path", ""), tags.get("dvc.raw_data.md5")
     raw = DataVersion("raw", Path(raw_path).stem, raw_path, raw_md5) if raw_md5 else None
-    registered = datetime.fromtimestamp(version.creation_timestamp / 1000, UTC)
     return Champion(
         registered_model=name,
         alias=alias,
         version=str(version.version),
-        registered_at=registered.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        run_id=run.info.run_id,
+        registered_at=version.created or "",
+        run_id=version.run_id or "",
         experiment=experiment,
-        git_commit=tags.get("mlflow.source.git.commit", ""),
+        git_commit=version.git_commit or "",
         raw_data=raw,
         data=data,
         metrics=metrics,
@@ -365,8 +359,8 @@ def fill_card(
             "mlflow.registered_model, the card no handover.registered_model).",
             2,
         )
-    uri = tracking_uri(project, params)
-    champion = read_champion(uri, str(name), alias, handover.get("acceptance") or {})
+    target = tracking_target(project, params, str(name))
+    champion = read_champion(target, project, alias, handover.get("acceptance") or {})
     new_text, diff = updated_card(text, champion), []
     if new_text == text:
         status = "unchanged"
@@ -381,7 +375,7 @@ def fill_card(
     return CardResult(
         card=str(path),
         status=status,
-        tracking_uri=uri,
+        tracking_uri=str(target.uri),
         champion=champion,
         seconds=round(time.monotonic() - started, 2),
         diff=diff,

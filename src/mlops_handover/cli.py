@@ -31,8 +31,8 @@ handover passes it. Without a git identity the commits are authored by the clien
 owner from the answers.
 
 exit codes: 0 generated (and the pipeline passed its acceptance gate); 1 the post-copy setup
-or the pipeline failed (the project stays in DEST); 2 bad usage, invalid answers or a refused
-destination (nothing written).
+or the pipeline failed (the project stays in DEST); 2 bad usage, invalid answers, a refused
+destination, or the generate extra not installed (nothing written).
 """
 
 EPILOG_CARD = """\
@@ -89,7 +89,7 @@ EPILOG_UPDATE = """\
 examples:
   handover update                         update the project here to the latest template release
   handover update ../churn-model --pretend   show what would change; write nothing
-  handover update --vcs-ref v0.3.0        update to a given template version (a tag or commit)
+  handover update --vcs-ref v0.3.0        update to a given template version (a release or commit)
   handover update --vcs-ref :current: --data ci_provider=gitlab   change an answer only
   handover update --check                 in scheduled CI: exit 1 when a newer release exists
   handover update --json
@@ -102,8 +102,8 @@ committed: review with `git diff`, then commit.
 
 exit codes: 0 updated cleanly, already current, or (--pretend) a clean update is possible;
 1 conflicts to resolve (listed), or (--check) a newer template release exists; 2 bad usage,
-not a git repository, no .copier-answers.yml, a dirty working tree, or the template cannot be
-read (nothing written).
+not a git repository, no .copier-answers.yml, a dirty working tree, the template cannot be
+read, or the generate extra not installed (nothing written).
 """
 
 EPILOG_ADOPT = """\
@@ -118,7 +118,8 @@ beside it (README.handover-proposed.md) and listed. The run ends with the audit 
 top missing items; from then on `handover update` brings template changes.
 
 exit codes: 0 adopted; 2 bad usage, not a git repository, already linked to the template
-(.copier-answers.yml exists: use `handover update`), or invalid answers (nothing written).
+(.copier-answers.yml exists: use `handover update`), invalid answers, or the generate extra not
+installed (nothing written).
 """
 
 
@@ -145,7 +146,29 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def require_generate_extra(command: str, modules: Sequence[str]) -> None:
+    """Name the extra to install, not a traceback, when a generating command lacks a module.
+
+    The base install carries only what audit, checks, explain, card and decision import;
+    Copier, DVC, scikit-learn, pandas and MLflow come with the `generate` extra. Only located,
+    not imported: `import mlflow` alone takes seconds.
+    """
+    import importlib.util
+
+    if missing := [m for m in modules if importlib.util.find_spec(m) is None]:
+        raise HandoverError(
+            f"`handover {command}` needs {', '.join(missing)}, which this installation of "
+            'mlops-handover leaves out: install its generate extra, pip install "mlops-handover'
+            '[generate]" (or uv tool install "mlops-handover[generate]").',
+            2,
+        )
+
+
 def cmd_new(args: argparse.Namespace) -> int:
+    # The post-copy task needs DVC and scikit-learn's bundled data; the first run, the rest.
+    require_generate_extra(
+        "new", ["copier", "dvc", "sklearn", *([] if args.no_run else ["pandas", "mlflow"])]
+    )
     from mlops_handover.new import create_project, parse_data
     from mlops_handover.template import template_source
 
@@ -184,18 +207,20 @@ def cmd_new(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     from mlops_handover import update
 
-    if args.check:
+    if args.check:  # git ls-remote only: it works in the base install
         if args.data or args.vcs_ref:
             raise HandoverError("--check takes no --data or --vcs-ref: it only compares", 2)
-        status = update.check_freshness(args.path)
+        status = update.check_freshness(args.path, args.template)
         print(status.to_json() if args.json else status.summary())
         return 0 if status.state == "current" else 1
+    require_generate_extra("update", ["copier"])
     with stdout_to_stderr() if args.json else nullcontext():
         result = update.update_project(
             args.path,
-            update.parse_answers(args.path, args.data),
+            update.parse_answers(args.path, args.data, args.template),
             vcs_ref=args.vcs_ref,
             pretend=args.pretend,
+            template=args.template,
             progress=progress_printer(),
         )
     print(result.to_json() if args.json else result.summary())
@@ -203,6 +228,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_adopt(args: argparse.Namespace) -> int:
+    require_generate_extra("adopt", ["copier"])
     from mlops_handover.adopt import adopt_project
     from mlops_handover.new import parse_data
     from mlops_handover.template import template_source
@@ -383,11 +409,11 @@ def add_answer_options(parser: argparse.ArgumentParser, data_help: str, ref_help
     parser.add_argument("--vcs-ref", metavar="REF", help=ref_help)
 
 
-def add_template_option(parser: argparse.ArgumentParser) -> None:
+def add_template_option(
+    parser: argparse.ArgumentParser, default: str = "$HANDOVER_TEMPLATE, else the bundled template"
+) -> None:
     parser.add_argument(
-        "--template",
-        metavar="SRC",
-        help="template path or git URL (default: $HANDOVER_TEMPLATE, else the bundled template)",
+        "--template", metavar="SRC", help=f"template path or git URL (default: {default})"
     )
 
 
@@ -426,7 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_answer_options(
         new,
         "answer a question (repeatable); unknown keys are rejected",
-        "template git ref to generate from (default: the latest release tag, or HEAD)",
+        "template version to generate from: a release vX.Y.Z or a git ref (default: the latest "
+        "release; from an installed wheel, the commit it was built from)",
     )
     new.add_argument(
         "--defaults",
@@ -464,8 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_answer_options(
         update,
         "change an answer (repeatable); unknown keys are rejected",
-        "template version to update to: a tag or commit (default: the latest release tag); "
-        ":current: keeps the version (to change an answer only)",
+        "template version to update to: a release vX.Y.Z or a commit (default: the latest "
+        "release; from an installed wheel's history, the commit it was built from); :current: "
+        "keeps the version (to change an answer only)",
     )
     mode = update.add_mutually_exclusive_group()
     mode.add_argument(
@@ -478,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; exit 1 when a newer template release exists (for scheduled CI)",
     )
+    add_template_option(update, "the project's _src_path")
     update.add_argument("--json", action="store_true", help="print the result as JSON")
     update.set_defaults(func=cmd_update)
 
@@ -496,7 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_answer_options(
         adopt,
         "answer a question instead of the detected value (repeatable)",
-        "template version to adopt (default: the latest release tag, or HEAD)",
+        "template version to adopt (default: the latest release; from an installed wheel, the "
+        "commit it was built from)",
     )
     add_template_option(adopt)
     adopt.add_argument("--json", action="store_true", help="print the result as JSON")

@@ -6,15 +6,25 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 from mlops_handover.errors import HandoverError
 
 
-def git(repo: Path, *args: str) -> str:
-    """Run git in `repo`; its error output becomes a HandoverError."""
-    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+def git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run git in `repo` (`env` added to the environment); its error output becomes a
+    HandoverError."""
+    result = subprocess.run(
+        ["git", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env} if env else None,
+    )
     if result.returncode != 0:
         raise HandoverError(f"`git {' '.join(args)}` failed in {repo}: {result.stderr.strip()}")
     return result.stdout.rstrip()

@@ -24,7 +24,7 @@ import yaml
 
 from mlops_handover.errors import HandoverError
 from mlops_handover.gitrepo import commit_all, git
-from mlops_handover.template import ANSWERS_FILE, questions, template_source
+from mlops_handover.template import ANSWERS_FILE, copy_template, questions, template_source
 
 QUIET_TOOLS = {"DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
@@ -192,20 +192,17 @@ def create_project(
             2,
         )
     progress(f"Generating {dest} from {source}")
-    import copier  # about a second: not on the --help or bad-input path
     from copier.errors import CopierError, TaskError
 
     existed = dest.exists()
     try:
-        copier.run_copy(
+        copy_template(
             source,
-            str(dest),
-            data=dict(data or {}),
+            dest,
+            dict(data or {}),
+            vcs_ref,
             user_defaults={"project_name": project_name_for(dest)},
             defaults=defaults,
-            vcs_ref=vcs_ref,
-            unsafe=True,
-            quiet=True,
         )
     except TaskError as error:
         raise HandoverError(
@@ -222,7 +219,7 @@ def create_project(
         run_pipeline(dest, answers, progress)
     return NewResult(
         dest=str(dest),
-        template=source,
+        template=str(answers.get("_src_path", source)),
         template_version=str(answers.get("_commit", "")),
         answers={k: v for k, v in answers.items() if not k.startswith("_")},
         pipeline_ran=run,

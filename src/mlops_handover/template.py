@@ -9,37 +9,127 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+#: Where a wheel puts the template (pyproject.toml's force-include) and its release history,
+#: a git bundle (hatch_build.py).
+BUNDLED_TEMPLATE = PACKAGE_DIR / "_template"
 #: Where Copier records a project's answers and its template link (`_src_path`, `_commit`).
 ANSWERS_FILE = ".copier-answers.yml"
+#: The data key that template/{{_copier_conf.answers_file}}.jinja records as `_src_path`
+#: instead of the temporary clone Copier read (see `copy_template`).
+RECORDED_SOURCE = "handover_src_path"
 
 
 def template_source() -> str:
     """The template to generate from.
 
     `HANDOVER_TEMPLATE` (a path or git URL) wins; otherwise the checkout this package is
-    installed from (an editable install: its git tags are the template versions), otherwise
-    the copy bundled in the wheel.
+    installed from (an editable install), otherwise the copy bundled in the wheel.
     """
     if env := os.environ.get("HANDOVER_TEMPLATE"):
         return env
     checkout = PACKAGE_DIR.parent.parent
     if (checkout / "copier.yml").is_file() and (checkout / "template").is_dir():
         return str(checkout)
-    return str(PACKAGE_DIR / "_template")
+    return str(BUNDLED_TEMPLATE)
+
+
+def installed_history() -> Path:
+    """The release history bundle of this installed wheel (absent from an editable install)."""
+    from mlops_handover.releases import HISTORY
+
+    return BUNDLED_TEMPLATE / HISTORY
+
+
+def resolve_source(src: str) -> str:
+    """`src`, or this install's history bundle when `src` names an installed mlops-handover's
+    template: its `mlops_handover/_template` folder or the bundle in it, this install's or one
+    since upgraded, reinstalled elsewhere or removed. A project generated from a wheel records
+    the bundle's path, and that path means "the installed mlops-handover's history"."""
+    from mlops_handover.releases import HISTORY
+
+    parts = PurePath(src).parts
+    folder = ("mlops_handover", "_template")
+    history = installed_history()
+    names_install = parts[-2:] == folder or parts[-3:] == (*folder, HISTORY)
+    if is_local(src) and names_install and history.is_file():
+        return str(history)
+    return src
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """A template as Copier reads it and as a project records it in `_src_path`."""
+
+    read: str
+    record: str
+    #: The version to take when none is asked for; None: Copier's newest release tag.
+    ref: str | None = None
+
+
+@contextmanager
+def copier_source(src: str) -> Iterator[TemplateSource]:
+    """The template `src` names, with release tags Copier can read (mlops_handover.releases).
+
+    - An installed mlops-handover's template: this install's history bundle, which has the
+      tags, at its HEAD by default: the commit the installed CLI was built from.
+    - A local checkout: a throw-away clone with the release tags; the project records the
+      checkout's absolute path, not the clone's.
+    - Anything else (a git URL, a folder without git, another bundle): as it is.
+    """
+    from mlops_handover.releases import is_checkout, tagged_clone
+
+    src = resolve_source(src)
+    path = Path(src).expanduser()
+    if src == str(installed_history()):
+        yield TemplateSource(src, src, "HEAD")
+    elif is_local(src) and path.is_dir() and is_checkout(path):
+        with tagged_clone(path) as clone:
+            yield TemplateSource(str(clone), str(path.absolute()))
+    else:
+        yield TemplateSource(src, src)
+
+
+def copy_template(
+    src: str, dest: Path, data: Mapping[str, Any], vcs_ref: str | None, **options: Any
+) -> None:
+    """`copier.run_copy` (trusted, quiet) from `src` through `copier_source`.
+
+    The project's answers file records the stable source: the answers file template writes
+    RECORDED_SOURCE as `_src_path`, so it is right in the first commit, which the post-copy
+    task makes before Copier returns.
+    """
+    import copier  # about a second: only once the inputs are known to be good
+
+    with copier_source(src) as template:
+        copier.run_copy(
+            template.read,
+            str(dest),
+            data={**data, RECORDED_SOURCE: template.record},
+            vcs_ref=vcs_ref or template.ref,
+            unsafe=True,
+            quiet=True,
+            **options,
+        )
 
 
 @cache
 def questions(source: str | None = None) -> dict[str, dict]:
-    """Questions of a local template, in the order Copier asks them (settings `_*` left out)."""
-    path = Path(source or template_source()) / "copier.yml"
+    """Questions of a local template, in the order Copier asks them (settings `_*` left out).
+
+    For this install's history bundle, those of the template bundled beside it.
+    """
+    root = Path(resolve_source(source or template_source()))
+    path = (root.parent if root == installed_history() else root) / "copier.yml"
     if not path.is_file():
         return {}
     config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -83,14 +173,18 @@ def _version(tag: str) -> Any:
 def template_freshness(
     src: str, commit: str, offline: bool = False, timeout: float = 5
 ) -> TemplateFreshness:
-    """Whether `_commit` is the template's newest release tag (`git ls-remote --tags`, 5 s).
+    """Whether `_commit` is the template's newest release.
 
-    A local template path is read even offline; a remote one only online.
+    The releases are the template's tags (`git ls-remote --tags`, 5 s) and, for a local
+    checkout, its release commits by the rule (mlops_handover.releases; a tag of the same name
+    wins). A local template is read even offline, a remote one only online.
     """
     url = _source_url(src.strip())
     if not url or url.startswith("-"):
         return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src!r})")
     local = is_local(url)
+    if local:
+        url = resolve_source(url)
     if offline and not local:
         return TemplateFreshness("unchecked", "freshness not checked (offline)")
     if local and not os.path.exists(url):
@@ -126,10 +220,20 @@ def template_freshness(
             tags[name[:-3]] = sha
         else:
             tags.setdefault(name, sha)
+    if local and os.path.isdir(url):
+        from mlops_handover.errors import HandoverError
+        from mlops_handover.releases import find_releases
+
+        try:
+            releases = find_releases(Path(url))
+        except HandoverError as error:
+            return TemplateFreshness("unchecked", f"freshness not checked ({error})")
+        for release in releases:
+            tags.setdefault(release.tag, release.commit)
     versions = {tag: v for tag in tags if (v := _version(tag)) is not None and not v.is_prerelease}
     if not versions:
         return TemplateFreshness(
-            "unchecked", "freshness not checked (the template has no release tags)"
+            "unchecked", "freshness not checked (the template has no releases)"
         )
     latest = max(versions, key=versions.get)
     # Copier writes `_commit` as a tag, `tag-N-gSHA` (git describe) or a bare SHA.
@@ -140,7 +244,7 @@ def template_freshness(
         current = max((versions[t] for t in by_sha if t in versions), default=None)
     if current is None:
         return TemplateFreshness(
-            "unchecked", f"freshness not checked (_commit {commit} is not a release tag)", latest
+            "unchecked", f"freshness not checked (_commit {commit} is not a release)", latest
         )
     if current < versions[latest]:
         return TemplateFreshness(

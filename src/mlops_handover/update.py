@@ -8,7 +8,9 @@ Copier leaves to the user (docs/update.md):
   files), because Copier exits 0 even when it leaves them;
 - `pretend` runs the same update in a throw-away clone and reports it, writing nothing here;
 - it names the template version before and after and the migrations that ran;
-- post-copy tasks never run (`skip_tasks`); migrations still do, when the update crosses them.
+- post-copy tasks never run (`skip_tasks`); migrations still do, when the update crosses them;
+- the template's versions are its releases, found without tags (mlops_handover.releases):
+  Copier reads the template with them (`copier_source`), and `_src_path` stays the stable one.
 """
 
 from __future__ import annotations
@@ -27,7 +29,12 @@ import yaml
 
 from mlops_handover.errors import HandoverError
 from mlops_handover.gitrepo import git, require_repository, status
-from mlops_handover.template import ANSWERS_FILE, template_freshness
+from mlops_handover.template import (
+    ANSWERS_FILE,
+    TemplateSource,
+    copier_source,
+    template_freshness,
+)
 
 #: A conflict marker line as Copier's `git merge-file` (or any merge) writes it.
 MARKER = re.compile(rb"^(<{7}|>{7})(?: |$)", re.MULTILINE)
@@ -152,20 +159,24 @@ def read_answers(project: Path) -> dict[str, Any]:
     return answers
 
 
-def parse_answers(path: str | Path, pairs: list[str]) -> dict[str, str]:
-    """`--data KEY=VALUE` pairs, checked against the questions of the project's template."""
+def parse_answers(
+    path: str | Path, pairs: list[str], template: str | None = None
+) -> dict[str, str]:
+    """`--data KEY=VALUE` pairs, checked against the questions of the project's template (or
+    of `template`)."""
     if not pairs:
         return {}
     from mlops_handover.new import parse_data
 
-    return parse_data(pairs, str(read_answers(Path(path).absolute())["_src_path"]))
+    return parse_data(pairs, template or str(read_answers(Path(path).absolute())["_src_path"]))
 
 
-def check_freshness(path: str | Path) -> Freshness:
-    """Compare `_commit` with the template's newest release tag; unknowable is an error."""
+def check_freshness(path: str | Path, template: str | None = None) -> Freshness:
+    """Compare `_commit` with the newest release of the project's template (or of `template`);
+    unknowable is an error."""
     project = Path(path).absolute()
     answers = read_answers(project)
-    src, commit = str(answers["_src_path"]), str(answers["_commit"])
+    src, commit = template or str(answers["_src_path"]), str(answers["_commit"])
     found = template_freshness(src, commit)
     if found.state == "unchecked":
         raise HandoverError(f"cannot tell whether {project} is current: {found.note}.", 2)
@@ -178,12 +189,13 @@ def update_project(
     *,
     vcs_ref: str | None = None,
     pretend: bool = False,
+    template: str | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> UpdateResult:
     """Update the project at `path` in place (or, with `pretend`, in a throw-away clone).
 
     `data` changes answers (`ci_provider=gitlab`); `vcs_ref=":current:"` keeps the template
-    version, to re-render with a changed answer only.
+    version, to re-render with a changed answer only; `template` replaces `_src_path`.
     """
     started = time.monotonic()
     project = Path(path).absolute()
@@ -198,7 +210,7 @@ def update_project(
             "`git diff` shows.",
             2,
         )
-    src = str(answers["_src_path"])
+    src = template or str(answers["_src_path"])
     if pretend:
         with _clone(top, progress) as clone:
             target = clone / project.relative_to(top)
@@ -241,27 +253,30 @@ def _run_update(
     from copier import VcsRef
     from copier.errors import CopierError, TaskError
 
-    try:
-        worker = copier.run_update(
-            str(project),
-            data,
-            defaults=True,
-            overwrite=True,
-            unsafe=True,
-            skip_tasks=True,
-            conflict="inline",
-            context_lines=3,
-            vcs_ref=VcsRef.CURRENT if vcs_ref == VcsRef.CURRENT.value else vcs_ref,
-            quiet=True,
-        )
-    except TaskError as error:
-        raise HandoverError(
-            f"a template migration failed (exit {error.returncode}; its output is above); "
-            "the update was undone, nothing changed.",
-            1,
-        ) from error
-    except (CopierError, ValueError) as error:
-        raise HandoverError(f"the update was refused, nothing changed: {error}", 2) from error
+    with copier_source(src) as template, _template_link(project, template):
+        ref = VcsRef.CURRENT if vcs_ref == VcsRef.CURRENT.value else vcs_ref or template.ref
+        try:
+            worker = copier.run_update(
+                str(project),
+                data,
+                defaults=True,
+                overwrite=True,
+                unsafe=True,
+                skip_tasks=True,
+                conflict="inline",
+                context_lines=3,
+                vcs_ref=ref,
+                quiet=True,
+            )
+        except TaskError as error:
+            raise HandoverError(
+                f"a template migration failed (exit {error.returncode}; its output is above); "
+                "the update was undone, nothing changed.",
+                1,
+            ) from error
+        except (CopierError, ValueError) as error:
+            raise HandoverError(f"the update was refused, nothing changed: {error}", 2) from error
+        migrations = _migrations(worker)
     progress("Looking for conflicts (unmerged entries, markers, *.rej files)")
     after = read_answers(project)
     changes = status(top)
@@ -273,9 +288,49 @@ def _run_update(
         pretend=False,
         changes=changes,
         conflicts=find_conflicts(top, [c["path"] for c in changes]),
-        migrations=_migrations(worker),
+        migrations=migrations,
         seconds=0.0,
     )
+
+
+@contextmanager
+def _template_link(project: Path, template: TemplateSource) -> Iterator[None]:
+    """Have Copier read the template from `template.read`, and the project record
+    `template.record` afterwards.
+
+    Copier takes an update's template from `_src_path` in the answers file and from nowhere
+    else (`run_update` has no source argument), so while it runs `_src_path` names what it
+    must read (a throw-away tagged clone, say), and `--skip-worktree` hides that edit from its
+    clean-tree check (`git status`); the tree was clean, so nothing else is hidden. Then the
+    flag is lifted and `_src_path` names the stable source, whatever the answers file template
+    of the new version wrote.
+    """
+    hide = str(read_answers(project)["_src_path"]) != template.read
+    if hide:
+        _set_src_path(project, template.read)
+        git(project, "update-index", "--skip-worktree", "--", ANSWERS_FILE)
+    try:
+        yield
+    finally:
+        if hide:
+            git(project, "update-index", "--no-skip-worktree", "--", ANSWERS_FILE)
+        if template.read != template.record:
+            _set_src_path(project, template.record)
+
+
+def _set_src_path(project: Path, src: str) -> None:
+    """Rewrite `_src_path` in the answers file (a value folded over lines included), every
+    other byte as it is."""
+    path = project / ANSWERS_FILE
+    line = yaml.safe_dump({"_src_path": src}, width=float("inf")).rstrip("\n")
+    text = re.sub(
+        r"^_src_path:.*(?:\n[ \t]+.*)*",
+        lambda _: line,
+        path.read_text(encoding="utf-8"),
+        count=1,
+        flags=re.MULTILINE,
+    )
+    path.write_text(text, encoding="utf-8")
 
 
 def find_conflicts(top: Path, changed: list[str]) -> list[Conflict]:

@@ -103,6 +103,8 @@ class ModelVersionInfo:
     run_tags: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     run_status: str | None = None
+    #: The run's experiment (None until `details`): `handover card` names it.
+    experiment_id: str | None = None
     datasets: tuple[DatasetInfo, ...] = ()
     signature: bool | None = None
     input_example: bool | None = None
@@ -484,11 +486,14 @@ class SqliteStore(TrackingEvidence):
         run_tags: dict[str, str] = {}
         metrics: dict[str, float] = {}
         datasets: list[DatasetInfo] = []
-        run_status = None
+        run_status = experiment_id = None
         if version.run_id:
             run_id = version.run_id
-            rows = self._query("SELECT status FROM runs WHERE run_uuid = ?", (run_id,))
-            run_status = str(rows[0][0]) if rows else None
+            rows = self._query(
+                "SELECT status, experiment_id FROM runs WHERE run_uuid = ?", (run_id,)
+            )
+            if rows:
+                run_status, experiment_id = str(rows[0][0]), str(rows[0][1])
             if self.has("tags", "key", "value", "run_uuid"):
                 run_tags = {
                     str(k): "" if v is None else str(v)
@@ -501,8 +506,8 @@ class SqliteStore(TrackingEvidence):
         signature, example, where, error = self._mlmodel(version)
         return _replace(
             version, run_tags=run_tags, metrics=metrics, datasets=tuple(datasets),
-            run_status=run_status, signature=signature, input_example=example, mlmodel=where,
-            mlmodel_error=error,
+            run_status=run_status, experiment_id=experiment_id, signature=signature,
+            input_example=example, mlmodel=where, mlmodel_error=error,
         )  # fmt: skip
 
     def _metrics(self, run_id: str) -> dict[str, float]:
@@ -877,7 +882,7 @@ class ServerStore(TrackingEvidence):
         run_tags: dict[str, str] = {}
         metrics: dict[str, float] = {}
         datasets: list[DatasetInfo] = []
-        run_status = None
+        run_status = experiment_id = None
         if version.run_id:
             try:
                 run = self._get("runs/get", True, run_id=version.run_id).get("run")
@@ -888,6 +893,8 @@ class ServerStore(TrackingEvidence):
             run = run or {}
             info = run.get("info") if isinstance(run.get("info"), dict) else {}
             run_status = info.get("status") if isinstance(info.get("status"), str) else None
+            experiment_id = info.get("experiment_id")
+            experiment_id = experiment_id if isinstance(experiment_id, str) else None
             data = run.get("data") if isinstance(run.get("data"), dict) else {}
             run_tags = _pairs(data.get("tags"))
             for item in _list(data.get("metrics")):
@@ -903,8 +910,8 @@ class ServerStore(TrackingEvidence):
         signature, example, where, error = self._mlmodel(version)
         return _replace(
             version, run_tags=run_tags, metrics=metrics, datasets=tuple(datasets),
-            run_status=run_status, signature=signature, input_example=example, mlmodel=where,
-            mlmodel_error=error,
+            run_status=run_status, experiment_id=experiment_id, signature=signature,
+            input_example=example, mlmodel=where, mlmodel_error=error,
         )  # fmt: skip
 
     def _mlmodel(self, version: ModelVersionInfo):

@@ -436,9 +436,10 @@ class OW606(Check):
 
     `.copier-answers.yml` records which template and version the project came from
     (`_src_path`, `_commit`), so `handover update` (or `copier update`) can bring template fixes
-    in later. The audit compares `_commit` with the newest release tag of the template
-    (`git ls-remote --tags`, 5 s timeout): behind is partial; offline or an unreachable source
-    passes with a note that freshness was not checked.
+    in later. The audit compares `_commit` with the template's newest release: for a local
+    template (a checkout or an installed wheel's history), the commits at which `__version__`
+    changes; for a git URL, its release tags (`git ls-remote --tags`, 5 s timeout). Behind is
+    partial; offline or an unreachable source passes with a note that freshness was not checked.
 
     Fix: a project without the answers file runs `handover adopt`; a project behind runs
     `handover update` and reviews the diff.
