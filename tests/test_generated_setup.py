@@ -21,6 +21,7 @@ import pytest
 import yaml
 from github_steps import action, run_job
 from test_ci_files import readme_setup
+from test_locks import pins
 
 from conftest import BIN, handover_new, run
 from mlops_handover import __version__
@@ -90,6 +91,27 @@ def test_readme_setup_gives_handover_and_the_hooks(
     )
     assert hooks.returncode == 0, hooks.stdout + hooks.stderr
     assert re.search(r"handover audit.*Passed", hooks.stdout), hooks.stdout
+
+
+def test_readme_pip_fallback_gives_the_same_environment(
+    generated: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """The README's setup without uv: pip installs the same lock, `handover` included."""
+    project = tmp_path / "demo-model"
+    shutil.copytree(generated, project, symlinks=True)
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    block = readme.split("Without uv, pip", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    env = setup_env(wheelhouse)
+    for command in block.strip().splitlines():
+        run("bash", "-c", command, cwd=project, env=env, timeout=1200)
+    env = activated(project, env)
+    assert __version__ in run("handover", "--version", cwd=project, env=env).stdout
+    frozen = run(
+        project / ".venv/bin/pip", "freeze", "--all", "--exclude-editable", cwd=project, env=env
+    )
+    installed = pins(frozen.stdout, "3.11")
+    locked = pins((project / "requirements.lock").read_text(encoding="utf-8"), "3.11")
+    assert {name: installed.get(name) for name in locked} == locked, "pip installs the lock"
 
 
 def test_every_ci_job_passes_run_locally(generated: Path, wheelhouse: Path, tmp_path: Path) -> None:
