@@ -56,18 +56,32 @@ def status(repo: Path) -> list[dict[str, str]]:
     return [{"status": line[:2].strip(), "path": line[3:]} for line in out.splitlines() if line]
 
 
+def _identity(repo: Path) -> list[str]:
+    """No options when git knows who commits; else the last commit's author, as `-c` options.
+
+    The same question hooks/post_copy.py asks before the first commit.
+    """
+    known = all(
+        subprocess.run(["git", "var", ident], cwd=repo, capture_output=True).returncode == 0
+        for ident in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
+    )
+    if known:
+        return []
+    name, email = git(repo, "log", "-1", "--format=%an%n%ae").splitlines()
+    return ["-c", f"user.name={name}", "-c", f"user.email={email}"]
+
+
 def commit_all(repo: Path, message: str) -> None:
     """Commit everything; without a git identity, reuse the last commit's author."""
     git(repo, "add", "--all")
     if not git(repo, "status", "--porcelain"):
         return
-    identity: list[str] = []
-    # The same question hooks/post_copy.py asks before the first commit.
-    known = all(
-        subprocess.run(["git", "var", ident], cwd=repo, capture_output=True).returncode == 0
-        for ident in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
-    )
-    if not known:
-        name, email = git(repo, "log", "-1", "--format=%an%n%ae").splitlines()
-        identity = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
-    git(repo, *identity, "commit", "--quiet", "--no-verify", "-m", message)
+    git(repo, *_identity(repo), "commit", "--quiet", "--no-verify", "-m", message)
+
+
+def amend(repo: Path, path: str) -> None:
+    """Fold the change of `path` into the last commit, when there is one and it tracks `path`."""
+    if not git(repo, "ls-files", "--", path) or not git(repo, "status", "--porcelain", "--", path):
+        return
+    options = ["--quiet", "--no-verify", "--amend", "--no-edit"]
+    git(repo, *_identity(repo), "commit", *options, "--", path)

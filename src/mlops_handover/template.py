@@ -120,6 +120,38 @@ def copy_template(
             quiet=True,
             **options,
         )
+    _record_source(dest, template.record)
+
+
+def _record_source(project: Path, src: str) -> None:
+    """Make sure the project records `src`: a template version older than RECORDED_SOURCE
+    (0.3.0 and before) writes the source Copier read, a throw-away clone. The answers file is
+    then corrected, in the post-copy task's first commit when it is there."""
+    path = project / ANSWERS_FILE
+    if not path.is_file():
+        return
+    if (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("_src_path") == src:
+        return
+    set_src_path(project, src)
+    if (project / ".git").exists():
+        from mlops_handover.gitrepo import amend
+
+        amend(project, ANSWERS_FILE)
+
+
+def set_src_path(project: Path, src: str) -> None:
+    """Rewrite `_src_path` in the answers file (a value folded over lines included), every
+    other byte as it is."""
+    path = project / ANSWERS_FILE
+    line = yaml.safe_dump({"_src_path": src}, width=float("inf")).rstrip("\n")
+    text = re.sub(
+        r"^_src_path:.*(?:\n[ \t]+.*)*",
+        lambda _: line,
+        path.read_text(encoding="utf-8"),
+        count=1,
+        flags=re.MULTILINE,
+    )
+    path.write_text(text, encoding="utf-8")
 
 
 @cache

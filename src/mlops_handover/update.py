@@ -33,6 +33,7 @@ from mlops_handover.template import (
     ANSWERS_FILE,
     TemplateSource,
     copier_source,
+    set_src_path,
     template_freshness,
 )
 
@@ -307,7 +308,7 @@ def _template_link(project: Path, template: TemplateSource) -> Iterator[None]:
     """
     hide = str(read_answers(project)["_src_path"]) != template.read
     if hide:
-        _set_src_path(project, template.read)
+        set_src_path(project, template.read)
         git(project, "update-index", "--skip-worktree", "--", ANSWERS_FILE)
     try:
         yield
@@ -315,22 +316,7 @@ def _template_link(project: Path, template: TemplateSource) -> Iterator[None]:
         if hide:
             git(project, "update-index", "--no-skip-worktree", "--", ANSWERS_FILE)
         if template.read != template.record:
-            _set_src_path(project, template.record)
-
-
-def _set_src_path(project: Path, src: str) -> None:
-    """Rewrite `_src_path` in the answers file (a value folded over lines included), every
-    other byte as it is."""
-    path = project / ANSWERS_FILE
-    line = yaml.safe_dump({"_src_path": src}, width=float("inf")).rstrip("\n")
-    text = re.sub(
-        r"^_src_path:.*(?:\n[ \t]+.*)*",
-        lambda _: line,
-        path.read_text(encoding="utf-8"),
-        count=1,
-        flags=re.MULTILINE,
-    )
-    path.write_text(text, encoding="utf-8")
+            set_src_path(project, template.record)
 
 
 def find_conflicts(top: Path, changed: list[str]) -> list[Conflict]:
