@@ -65,10 +65,16 @@ class HistoryBundleHook(BuildHookInterface):
         the bundle, which `handover new` generates from: the difference is shown as a warning,
         and a release is built from a clean tree."""
         from mlops_handover.gitrepo import status
-        from mlops_handover.releases import write_history
+        from mlops_handover.releases import is_shallow, write_history
 
         tags = write_history(root, bundle)
         self.app.display_info(f"template history: HEAD and {len(tags)} release(s), {bundle.name}")
+        if is_shallow(root):
+            self.app.display_warning(
+                "a shallow clone: its releases cannot be told, so the bundle holds HEAD alone and "
+                "projects generated from this build cannot be updated; build a release from the "
+                "whole history (`git fetch --unshallow`)."
+            )
         if dirty := [entry["path"] for entry in status(root)]:
             self.app.display_warning(
                 f"uncommitted changes ({', '.join(dirty[:5])}{' ...' if len(dirty) > 5 else ''}) "

@@ -21,7 +21,7 @@ from conftest import ROOT, run, tool
 from mlops_handover import __version__, template
 from mlops_handover.errors import HandoverError
 from mlops_handover.releases import VERSION_FILE, find_releases, tagged_clone, write_history
-from mlops_handover.template import resolve_source, template_freshness
+from mlops_handover.template import copier_source, resolve_source, template_freshness
 
 
 def version_file(version: str, doc: str = "The package.") -> dict[str, str]:
@@ -72,12 +72,21 @@ def test_a_release_is_the_first_commit_to_carry_a_higher_version(tmp_path: Path)
     assert [r.tag for r in find_releases(repo, second)] == ["v0.1.0", "v0.2.0"]
 
 
-def test_a_shallow_clone_is_refused(tmp_path: Path) -> None:
-    repo, *_ = small_history(tmp_path / "template")
+def test_a_shallow_clone_tells_no_release_but_still_builds_and_generates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A CI checkout is often shallow: no release is guessed from it, nothing fails either."""
+    repo, *_, head = small_history(tmp_path / "template")
     shallow = tmp_path / "shallow"
     git(tmp_path, "clone", "-q", "--depth", "1", f"file://{repo}", str(shallow))
     with pytest.raises(HandoverError, match="shallow clone"):
         find_releases(shallow)
+    bundle = tmp_path / "history.bundle"
+    assert write_history(shallow, bundle) == []
+    assert git(tmp_path, "bundle", "list-heads", str(bundle)) == f"{head} HEAD"
+    with copier_source(str(shallow)) as template:
+        assert (template.read, template.record, template.ref) == (str(shallow),) * 2 + ("HEAD",)
+    assert "is a shallow clone" in capsys.readouterr().err
 
 
 def test_the_tagged_clone_has_the_releases_and_the_checkout_stays_as_it_is(

@@ -65,6 +65,10 @@ def _version(text: str) -> Version | None:
         return None
 
 
+def is_shallow(repo: Path) -> bool:
+    return _git(repo, "rev-parse", "--is-shallow-repository") == "true"
+
+
 def find_releases(repo: Path, rev: str = "HEAD") -> list[Release]:
     """The release commits on the first-parent history of `rev` in `repo`, oldest first.
 
@@ -73,7 +77,7 @@ def find_releases(repo: Path, rev: str = "HEAD") -> list[Release]:
     repeats (a revert, an old branch merged) is not a new release. A shallow clone is refused:
     its oldest commit would pass for the release of the version it carries.
     """
-    if _git(repo, "rev-parse", "--is-shallow-repository") == "true":
+    if is_shallow(repo):
         raise HandoverError(
             f"{repo} is a shallow clone, so its releases cannot be told: fetch the whole "
             "history (`git fetch --unshallow`)."
@@ -137,7 +141,13 @@ def write_history(checkout: Path, bundle: Path) -> list[str]:
     `vX.Y.Z` tag per release as its refs. Returns the tags.
 
     Commits only: uncommitted changes belong to no version (hatch_build.py warns about them).
+    A shallow clone (a CI checkout, say) cannot tell its releases: its bundle holds HEAD alone,
+    no tag, so a project generated from such a build records a bare commit (and hatch_build.py
+    says so); a release is built from the whole history.
     """
+    if is_shallow(checkout):
+        _git(checkout, "bundle", "create", str(bundle), "HEAD")
+        return []
     with tempfile.TemporaryDirectory(prefix="handover-history-") as tmp:
         clone = Path(tmp) / "history.git"
         _git(Path(tmp), "clone", "--quiet", "--bare", "--", str(checkout), str(clone))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -86,12 +87,20 @@ def copier_source(src: str) -> Iterator[TemplateSource]:
       checkout's absolute path, not the clone's.
     - Anything else (a git URL, a folder without git, another bundle): as it is.
     """
-    from mlops_handover.releases import is_checkout, tagged_clone
+    from mlops_handover.releases import is_checkout, is_shallow, tagged_clone
 
     src = resolve_source(src)
     path = Path(src).expanduser()
     if src == str(installed_history()):
         yield TemplateSource(src, src, "HEAD")
+    elif is_local(src) and path.is_dir() and is_checkout(path) and is_shallow(path):
+        print(
+            f"warning: {path} is a shallow clone, so its releases cannot be told: the template "
+            "is its HEAD, recorded as a bare commit that a later update cannot start from "
+            "(`git fetch --unshallow` there first to generate at a release).",
+            file=sys.stderr,
+        )
+        yield TemplateSource(str(path.absolute()), str(path.absolute()), "HEAD")
     elif is_local(src) and path.is_dir() and is_checkout(path):
         with tagged_clone(path) as clone:
             yield TemplateSource(str(clone), str(path.absolute()))
