@@ -33,6 +33,7 @@ HOOKS_MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 #: The step of every GitHub job that installs the README's locked environment.
 INSTALL_STEP = "Install the locked environment"
 
+INDEX = "https://pypi.acme.example/simple/"
 # The answer sets: every CI provider, the DVC remotes (a local directory, S3 behind a custom
 # endpoint, GCS, Azure, SSH) and both MLflow set-ups, in a handful of renders.
 COMBOS: dict[str, dict[str, Any]] = {
@@ -57,6 +58,9 @@ COMBOS: dict[str, dict[str, Any]] = {
     "gitlab-gcs": {"ci_provider": "gitlab", "dvc_remote": "gcs"},
     "gitlab-ssh": {"ci_provider": "gitlab", "dvc_remote": "ssh"},
     "none-s3": {"ci_provider": "none", "dvc_remote": "s3"},
+    # `handover` from the client's own package index: its login reaches CI from secrets.
+    "github-index": {"ci_provider": "github", "handover_source": INDEX},
+    "gitlab-index": {"ci_provider": "gitlab", "handover_source": INDEX},
 }
 GITHUB = [name for name, data in COMBOS.items() if data["ci_provider"] == "github"]
 GITLAB = [name for name, data in COMBOS.items() if data["ci_provider"] == "gitlab"]
@@ -241,7 +245,35 @@ def test_secrets_reach_only_step_environments(render, name: str) -> None:
         "azure": {"AZURE_STORAGE_CONNECTION_STRING"},
         "ssh": {"DVC_SSH_PRIVATE_KEY", "DVC_SSH_KNOWN_HOSTS"},
     }[answers(name)["dvc_remote"]]
+    if COMBOS[name].get("handover_source") == INDEX:
+        expected |= {"PACKAGE_INDEX_USERNAME", "PACKAGE_INDEX_PASSWORD"}
     assert set(re.findall(r"secrets\.(\w+)", text)) == expected
+
+
+def test_index_login_goes_to_netrc_from_the_environment_only(render, tmp_path: Path) -> None:
+    """The install step's script, run with the secrets set: ~/.netrc gets the index's login
+    (mode 600); without them nothing is written, and the lock names the index."""
+    project = render("github-index")
+    step = next(
+        s for s in load(project / GITHUB_CI)["jobs"]["lint"]["steps"] if s["name"] == INSTALL_STEP
+    )
+    netrc_part = step["run"].split("python -m pip install")[0]
+    for login, expected in ((("ci-reader", "s3cr3t-value"), True), (("", ""), False)):
+        home = tmp_path / f"home-{expected}"
+        home.mkdir()
+        env = {**os.environ, "HOME": str(home)}
+        env |= {"PACKAGE_INDEX_USERNAME": login[0], "PACKAGE_INDEX_PASSWORD": login[1]}
+        result = run("bash", "-e", "-c", netrc_part, cwd=project, env=env)
+        assert result.returncode == 0, result.stderr
+        netrc = home / ".netrc"
+        assert netrc.exists() == expected
+        if expected:
+            assert (
+                netrc.read_text()
+                == "machine pypi.acme.example login ci-reader password s3cr3t-value\n"
+            )
+            assert netrc.stat().st_mode & 0o077 == 0
+    assert (project / "requirements.lock").read_text().startswith(f"--index-url {INDEX}\n")
 
 
 @pytest.mark.parametrize("name", GITHUB)
@@ -263,7 +295,8 @@ def test_github_jobs_run_lint_tests_and_the_gated_pipeline(render, name: str) ->
             s for s in jobs[job]["steps"] if s["name"] == "Install the locked environment"
         )
         lines = install["run"].strip().splitlines()
-        assert lines[0] == """python -m pip install "$(grep -m1 '^uv==' requirements.lock)\""""
+        uv = """python -m pip install "$(grep -m1 '^uv==' requirements.lock)\""""
+        lines = lines[lines.index(uv) :]  # after the index's login, if any
         assert lines[1:-1] == setup, "CI installs the environment as the README says"
         assert lines[-1] == 'echo "$PWD/.venv/bin" >> "$GITHUB_PATH"'
     assert "ruff check" in script("lint") and "ruff format --check" in script("lint")
