@@ -155,10 +155,9 @@ def test_update_check_needs_no_extra(tmp_path: Path, monkeypatch, capsys) -> Non
 
 
 @pytest.mark.slow
-def test_wheel_without_extras(template_repo: Path, tmp_path: Path) -> None:
+def test_wheel_without_extras(template_repo: Path, wheelhouse: Path, tmp_path: Path) -> None:
     uv = tool("uv")
-    run(uv, "build", "--wheel", "--out-dir", tmp_path / "dist", cwd=ROOT)
-    (wheel,) = (tmp_path / "dist").glob("mlops_handover-*.whl")
+    (wheel,) = wheelhouse.glob("mlops_handover-*.whl")
     venv = tmp_path / "light"
     run(uv, "venv", "--quiet", venv, cwd=tmp_path)
     python, handover = venv / "bin" / "python", venv / "bin" / "handover"
