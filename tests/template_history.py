@@ -30,7 +30,6 @@ from mlops_handover.releases import VERSION_FILE
 REVIEW_OLD = "template/docs/handover/weekly-review-template.md.jinja"
 REVIEW_NEW = "template/docs/handover/reviews/template.md.jinja"
 HANDOVER_README = "template/docs/handover/README.md.jinja"
-ANSWERS_TEMPLATE = "template/{{_copier_conf.answers_file}}.jinja"
 CI = "template/{% if ci_provider == 'github' %}.github{% endif %}/workflows/ci.yml.jinja"
 TRAIN = "template/src/{{package_name}}/train.py"
 #: What v0.2.1 adds, and the file it is added to.
@@ -65,14 +64,7 @@ def _replace(path: Path, old: str, new: str) -> None:
 
 
 def as_v010(repo: Path) -> None:
-    """Undo what 0.2.0 changed: the review template's place, its links, the migration; and
-    the answers file template as releases up to 0.3.0 had it, which records the source Copier
-    read (`handover new` corrects it afterwards)."""
-    (repo / ANSWERS_TEMPLATE).write_text(
-        "# Changes here will be overwritten by Copier; NEVER EDIT MANUALLY\n"
-        "{{ _copier_answers|to_nice_yaml -}}\n",
-        encoding="utf-8",
-    )
+    """Undo what 0.2.0 changed: the review template's place, its links, the migration."""
     (repo / REVIEW_NEW).rename(repo / REVIEW_OLD)
     (repo / REVIEW_NEW).parent.rmdir()
     readme = repo / HANDOVER_README

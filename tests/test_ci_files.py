@@ -111,6 +111,14 @@ def run(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.
     )
 
 
+def zizmor(path: Path, cwd: Path, persona: str = "regular") -> subprocess.CompletedProcess:
+    """zizmor, offline, on one file: its JSON findings in stdout."""
+    return run(
+        tool("zizmor"), "--offline", "--no-progress", "--persona", persona, "--format", "json",
+        str(path), cwd=cwd,
+    )  # fmt: skip
+
+
 def load(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
@@ -153,15 +161,7 @@ def test_actionlint_passes(render, name: str) -> None:
 @pytest.mark.parametrize("name", GITHUB)
 def test_zizmor_finds_nothing(render, name: str) -> None:
     project = render(name)
-    result = run(
-        tool("zizmor"),
-        "--offline",
-        "--no-progress",
-        "--format",
-        "json",
-        str(GITHUB_CI),
-        cwd=project,
-    )
+    result = zizmor(GITHUB_CI, project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout) == []
 
@@ -175,17 +175,7 @@ def test_zizmor_auditor_reports_only_the_known_secrets_note(render, name: str) -
     are the default. Any other finding fails here.
     """
     project = render(name)
-    result = run(
-        tool("zizmor"),
-        "--offline",
-        "--no-progress",
-        "--persona",
-        "auditor",
-        "--format",
-        "json",
-        str(GITHUB_CI),
-        cwd=project,
-    )
+    result = zizmor(GITHUB_CI, project, "auditor")
     findings = {finding["ident"] for finding in json.loads(result.stdout)}
     assert findings <= {"secrets-outside-env"}, result.stdout
 
@@ -438,17 +428,7 @@ def test_dependabot_config_is_clean_for_zizmor(render) -> None:
     ecosystems = {u["package-ecosystem"]: u for u in config["updates"]}
     assert set(ecosystems) == {"pip", "github-actions"}
     assert all(u["directory"] == "/" for u in ecosystems.values())
-    result = run(
-        tool("zizmor"),
-        "--offline",
-        "--no-progress",
-        "--persona",
-        "auditor",
-        "--format",
-        "json",
-        str(DEPENDABOT),
-        cwd=project,
-    )
+    result = zizmor(DEPENDABOT, project, "auditor")
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout) == []
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from github_steps import JobRun, action, run_job
-from test_ci_files import run, tool
+from test_ci_files import run, tool, zizmor
 
 from conftest import BIN, ROOT
 
@@ -74,17 +74,7 @@ def test_actionlint_passes() -> None:
 @pytest.mark.parametrize("persona", ["regular", "auditor"])
 def test_zizmor_finds_nothing(persona: str) -> None:
     """Nothing even at the auditor persona, the strictest: a publishing workflow is a target."""
-    result = run(
-        tool("zizmor"),
-        "--offline",
-        "--no-progress",
-        "--persona",
-        persona,
-        "--format",
-        "json",
-        str(WORKFLOW),
-        cwd=ROOT,
-    )
+    result = zizmor(WORKFLOW, ROOT, persona)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout) == []
 

@@ -25,9 +25,6 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_TEMPLATE = PACKAGE_DIR / "_template"
 #: Where Copier records a project's answers and its template link (`_src_path`, `_commit`).
 ANSWERS_FILE = ".copier-answers.yml"
-#: The data key that template/{{_copier_conf.answers_file}}.jinja records as `_src_path`
-#: instead of the temporary clone Copier read (see `copy_template`).
-RECORDED_SOURCE = "handover_src_path"
 
 
 def template_source() -> str:
@@ -93,7 +90,9 @@ def copier_source(src: str) -> Iterator[TemplateSource]:
     path = Path(src).expanduser()
     if src == str(installed_history()):
         yield TemplateSource(src, src, "HEAD")
-    elif is_local(src) and path.is_dir() and is_checkout(path) and is_shallow(path):
+    elif not (is_local(src) and path.is_dir() and is_checkout(path)):
+        yield TemplateSource(src, src)
+    elif is_shallow(path):
         print(
             f"warning: {path} is a shallow clone, so its releases cannot be told: the template "
             "is its HEAD, recorded as a bare commit that a later update cannot start from "
@@ -101,29 +100,23 @@ def copier_source(src: str) -> Iterator[TemplateSource]:
             file=sys.stderr,
         )
         yield TemplateSource(str(path.absolute()), str(path.absolute()), "HEAD")
-    elif is_local(src) and path.is_dir() and is_checkout(path):
+    else:
         with tagged_clone(path) as clone:
             yield TemplateSource(str(clone), str(path.absolute()))
-    else:
-        yield TemplateSource(src, src)
 
 
 def copy_template(
     src: str, dest: Path, data: Mapping[str, Any], vcs_ref: str | None, **options: Any
 ) -> None:
-    """`copier.run_copy` (trusted, quiet) from `src` through `copier_source`.
-
-    The project's answers file records the stable source: the answers file template writes
-    RECORDED_SOURCE as `_src_path`, so it is right in the first commit, which the post-copy
-    task makes before Copier returns.
-    """
+    """`copier.run_copy` (trusted, quiet) from `src` through `copier_source`; the project
+    records the stable source, not a throw-away clone Copier read."""
     import copier  # about a second: only once the inputs are known to be good
 
     with copier_source(src) as template:
         copier.run_copy(
             template.read,
             str(dest),
-            data={**data, RECORDED_SOURCE: template.record},
+            data=dict(data),
             vcs_ref=vcs_ref or template.ref,
             unsafe=True,
             quiet=True,
@@ -133,9 +126,8 @@ def copy_template(
 
 
 def _record_source(project: Path, src: str) -> None:
-    """Make sure the project records `src`: a template version older than RECORDED_SOURCE
-    (0.3.0 and before) writes the source Copier read, a throw-away clone. The answers file is
-    then corrected, in the post-copy task's first commit when it is there."""
+    """Have the answers file record `src` as `_src_path`, in the post-copy task's first commit
+    when it is there (Copier wrote the source it read)."""
     path = project / ANSWERS_FILE
     if not path.is_file():
         return
