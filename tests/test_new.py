@@ -278,7 +278,8 @@ def test_destination_names_the_project(template_repo: Path, tmp_path: Path) -> N
     assert answers["project_name"] == "Churn Model"
     assert answers["package_name"] == "churn_model"
     assert (dest / "src" / "churn_model").is_dir()
-    assert "url = ../../churn-model-dvc-storage" in (dest / ".dvc" / "config").read_text()
+    store = tmp_path.resolve() / "churn-model-dvc-storage"  # absolute: any clone finds it
+    assert f"url = {store}\n" in (dest / ".dvc" / "config").read_text()
     named = tmp_path / "other"
     assert new_no_run(template_repo, named, "--data", "project_name=Fraud Radar") == 0
     assert (

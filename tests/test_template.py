@@ -84,7 +84,7 @@ def test_answer_matrix_renders(render, ci: str, tracking: str, remote: str, task
     dvc_config = (project / ".dvc" / "config").read_text()
     assert "remote = storage" in dvc_config
     if remote == "local":
-        assert "url = ../../demo-model-dvc-storage" in dvc_config
+        assert f"url = {project.parent.resolve() / 'demo-model-dvc-storage'}\n" in dvc_config
     else:
         assert f"url = {answers['dvc_remote_url']}" in dvc_config
     assert ("endpointurl = https://s3.acme.example" in dvc_config) == (remote == "s3")

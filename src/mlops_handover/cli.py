@@ -51,6 +51,20 @@ exit codes: 0 written or unchanged (with --check: up to date); 1 the card is out
 card, or a card without its front matter or region markers.
 """
 
+EPILOG_DOCTOR = """\
+examples:
+  handover doctor                       check this clone before work
+  handover doctor --project ../churn-model --json
+
+Items, in the order a newcomer meets them: python (requires-python, the project's .venv),
+environment (every package of requirements.lock at its pinned version, the project installed),
+git, dvc remote (which URL, from which file, is it there), data (DVC-tracked outputs pulled),
+tracking server (answers, takes the login, can store artifacts), mlflow store (runs, versions,
+champion). Nothing is changed. Each item that falls short names its fix.
+
+exit codes: 0 ready (warnings allowed); 1 an item failed; 2 bad usage.
+"""
+
 EPILOG_DECISION_NEW = """\
 examples:
   handover decision new "Use PostgreSQL for the feature store"
@@ -269,6 +283,16 @@ def cmd_card(args: argparse.Namespace) -> int:
         if result.diff:
             print("\n".join(result.diff), file=sys.stderr)
     return 1 if result.status == "out_of_date" else 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlops_handover.doctor import diagnose
+
+    diagnosis = diagnose(Path(args.project))
+    print(diagnosis.to_json() if args.json else diagnosis.to_text())
+    return 1 if diagnosis.failed else 0
 
 
 def cmd_decision_new(args: argparse.Namespace) -> int:
@@ -560,6 +584,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     card.add_argument("--json", action="store_true", help="print the result as JSON")
     card.set_defaults(func=cmd_card)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check a clone before work: Python, packages, DVC remote, data, MLflow",
+        description=(
+            "Check that this clone can work: the Python and the locked environment, the DVC "
+            "remote and the data, the MLflow store and tracking server. One line per item, "
+            "with the command that fixes what falls short; nothing is changed."
+        ),
+        epilog=EPILOG_DOCTOR,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_project_option(doctor)
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
+    doctor.set_defaults(func=cmd_doctor)
 
     decision = sub.add_parser(
         "decision",

@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from mlops_handover import tracking_server
 from mlops_handover.errors import HandoverError
 from mlops_handover.gitrepo import commit_all, git
 from mlops_handover.template import ANSWERS_FILE, copy_template, questions, template_source
@@ -103,37 +104,21 @@ def pipeline_env(dest: Path) -> dict[str, str]:
     return env
 
 
-def tracking_server_unreachable(uri: str, timeout: float = 5) -> str | None:
-    """Why an http(s) tracking server does not answer; None when it answers or is not http(s).
-
-    MLflow retries HTTP calls for minutes; one request with a 5 s timeout says it at once.
-    """
-    if not uri.startswith(("http://", "https://")):
-        return None
-    import urllib.error
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
-    except urllib.error.HTTPError:
-        return None  # it answered, if only to refuse: the caller's own error will say why
-    except (urllib.error.URLError, OSError) as error:
-        return str(getattr(error, "reason", error))
-    return None
-
-
 def check_tracking_server(dest: Path, answers: Mapping[str, Any]) -> None:
-    """Fail fast when the pipeline would log to a server that does not answer."""
+    """Fail in seconds, naming the cause, when the pipeline would log to an unusable server."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or (
         answers.get("mlflow_tracking_uri") if answers.get("mlflow_tracking") == "server" else ""
     )
-    if reason := tracking_server_unreachable(uri or ""):
+    if not tracking_server.is_server(uri or ""):
+        return
+    try:
+        tracking_server.check(str(uri), os.environ, timeout=5)
+    except tracking_server.ServerProblem as problem:
         raise HandoverError(
-            f"the MLflow tracking server {uri} does not answer ({reason}). The project is "
-            f"generated in {dest}: run `dvc repro` there once the server is reachable (with "
-            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD set), or pass --no-run.",
+            f"{problem} The project is generated in {dest}: run `dvc repro` there once the "
+            "server takes runs (`handover doctor` checks it), or pass --no-run.",
             1,
-        )
+        ) from None
 
 
 def run_pipeline(dest: Path, answers: Mapping[str, Any], progress: Callable[[str], None]) -> None:
