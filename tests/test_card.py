@@ -297,6 +297,8 @@ def test_card_after_pipeline_run(generate, monkeypatch) -> None:
         .replace("## Factors\n", "## Factors\n\nSite A and site B differ.\n")
         .replace("library_name: sklearn", "library_name: sklearn  # do not change")
     )
+    # Committed first: only a run on the main line (clean tree, default branch) promotes.
+    run("git", "commit", "-qam", "Model card: the client's prose", cwd=project, env=env)
     run(tool("dvc"), "repro", cwd=project, env=env)
 
     first = handover_card(project)

@@ -84,6 +84,8 @@ def test_promote_rollback_and_drift_in_a_classification_project(generate) -> Non
 
     repro(project)
     set_yaml_line(params_file, "C", "0.5")  # a second training, also above the bar
+    # Committed first: only a run on the main line (clean tree, default branch) promotes.
+    run("git", "commit", "-qam", "C = 0.5", cwd=project, env=project_env(project))
     result, _ = repro(project)
     assert "'previous': version 1" in result.stdout
     assert aliases(project, name) == {"champion": 2, "previous": 1}

@@ -37,6 +37,10 @@ def mlflow_client(project: Path) -> Any:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def aliases(client: Any, name: str = "demo-model") -> dict[str, int]:
+    return {k: int(v) for k, v in client.get_registered_model(name).aliases.items()}
+
+
 def train_info(project: Path) -> dict[str, Any]:
     return yaml.safe_load((project / "models" / "train.json").read_text())
 
@@ -145,3 +149,40 @@ def test_pipeline_fails_below_the_bar_and_promotes_nothing(generate) -> None:
     assert client.get_model_version(name, version).tags["acceptance"] == "failed"
     # The numbers are still there to look at.
     assert "r2" in yaml.safe_load((project / "metrics.json").read_text())
+
+
+def test_off_the_main_line_a_passing_version_is_not_promoted(generate) -> None:
+    """Uncommitted changes, then another branch: evaluate gates and registers each version but
+    leaves `champion`, and says why and how to promote; commit + `promote latest` promotes."""
+    project = generate(name="dirty")
+    env = project_env(project)
+    result, _ = repro(project)
+    assert "alias 'champion' -> version 1" in result.stdout  # a clean main: promoted
+    run("git", "add", "--all", cwd=project, env=env)
+    run("git", "commit", "-qm", "Run the pipeline", cwd=project, env=env)
+
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("  C: 1.0\n", "  C: 0.5\n"))
+    result, _ = repro(project)
+    held = (
+        "evaluate: ACCEPTED demo-model version 2: ",
+        "; not promoted: uncommitted changes to params.yaml (version 1 stays 'champion'); "
+        "to promote: python -m demo_model.registry promote 2",
+    )
+    assert all(part in result.stdout for part in held), result.stdout
+    client = mlflow_client(project)
+    assert client.get_model_version("demo-model", "2").tags["acceptance"] == "passed"
+    assert aliases(client) == {"champion": 1}
+
+    registry = [sys.executable, "-m", "demo_model.registry"]
+    status = run(*registry, "status", cwd=project, env=env).stdout
+    assert "working tree: models/train.json describes version 2" in status
+    assert "or make version 2 'champion': `python -m demo_model.registry promote 2`" in status
+    run("git", "commit", "-qam", "C = 0.5", cwd=project, env=env)
+    promoted = run(*registry, "promote", "latest", cwd=project, env=env).stdout
+    assert "'champion' -> version 2" in promoted
+
+    run("git", "checkout", "-qb", "feature", cwd=project, env=env)
+    result = run(tool("dvc"), "repro", "--force", cwd=project, env=env)
+    assert "not promoted: branch 'feature' is not the default branch 'main'" in result.stdout
+    assert aliases(client) == {"champion": 2, "previous": 1}

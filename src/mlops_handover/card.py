@@ -14,6 +14,7 @@ import difflib
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,9 +102,12 @@ def load_params(project: Path) -> dict[str, Any]:
     return params if isinstance(params, dict) else {}
 
 
-def tracking_target(project: Path, params: dict[str, Any], name: str) -> TrackingTarget:
+def tracking_target(
+    project: Path, params: dict[str, Any], name: str, environ: Mapping[str, str] | None = None
+) -> TrackingTarget:
     """The generated project's rule (config.py): environment, params.yaml, then mlflow.db."""
-    if uri := os.environ.get("MLFLOW_TRACKING_URI"):
+    environ = os.environ if environ is None else environ
+    if uri := environ.get("MLFLOW_TRACKING_URI"):
         source = "environment variable MLFLOW_TRACKING_URI"
     elif uri := (params.get("mlflow") or {}).get("tracking_uri"):
         source = "params.yaml mlflow.tracking_uri"

@@ -51,6 +51,24 @@ exit codes: 0 written or unchanged (with --check: up to date); 1 the card is out
 card, or a card without its front matter or region markers.
 """
 
+EPILOG_DRILL = """\
+examples:
+  handover drill                        the take-over of this repository, in a throwaway clone
+  handover drill git@git.acme.example:ml/churn-model.git --report drill.json
+  handover drill --keep --json          keep the clone to look at; the report on stdout
+
+Steps (commands from README.md "Take over this repository" and docs/runbook.md, run as
+written): setup, restore (dvc pull, handover history import), doctor, reproduce (no metric
+may differ), variant (champion and working tree unchanged), retrain (the new version passes
+the gate), promote, rollback (champion back where it was), drift, audit. The clone is made in
+a new temporary folder; its DVC pushes go to a scratch remote and MLFLOW_TRACKING_URI is
+cleared, so the vendor's remote and store are never written. A project on a tracking server
+needs --tracking-uri with a scratch server.
+
+exit codes: 0 every step passed; 1 a step failed (its output is printed, the clone kept);
+2 bad usage, or the repository cannot be cloned.
+"""
+
 EPILOG_DOCTOR = """\
 examples:
   handover doctor                       check this clone before work
@@ -134,6 +152,41 @@ top missing items; from then on `handover update` brings template changes.
 exit codes: 0 adopted; 2 bad usage, not a git repository, already linked to the template
 (.copier-answers.yml exists: use `handover update`), invalid answers, or the generate extra not
 installed (nothing written).
+"""
+
+EPILOG_HISTORY_EXPORT = """\
+examples:
+  handover history export                  the vendor, at each phase gate and at exit
+  handover history export ../churn-model --to /tmp/churn-history --json
+
+The store is the project's: $MLFLOW_TRACKING_URI, else params.yaml mlflow.tracking_uri, else
+sqlite mlflow.db at the project root; a server's login comes from MLFLOW_TRACKING_USERNAME and
+MLFLOW_TRACKING_PASSWORD. The runs of params.yaml's mlflow.experiment and the versions and
+aliases of mlflow.registered_model are written to history/mlflow/ (format documented in
+docs/history.md); in a DVC repository it is then `dvc add`-ed: commit history/mlflow.dvc and
+`dvc push`. Exporting an unchanged store writes the same bytes.
+
+exit codes: 0 written (or unchanged); 1 no store or experiment to export, the store cannot be
+read, or `dvc add` failed; 2 bad usage, or the generate extra (MLflow) not installed.
+"""
+
+EPILOG_HISTORY_IMPORT = """\
+examples:
+  handover history import                  the client, in a fresh clone, after `dvc pull`
+  handover history import --from /tmp/churn-history --json
+
+The bundle is verified first (manifest, format, MLflow version, the sha256 of every file):
+nothing is written if it fails. Runs and logged models get new ids and carry the tags
+handover.source_run_id and handover.source_model_id; versions are registered in the source's
+order with the same numbers on an empty store (handover.source_version); aliases point at the
+versions matching the source's. Entities already imported are skipped, so a second import
+changes nothing. The import ends with a reconciliation report: counts and checksums of runs,
+params, metric points, tags, dataset inputs, artifacts (sha256, read back from the store),
+logged models, versions and aliases on both sides.
+
+exit codes: 0 imported and reconciled; 1 the store differs from the bundle (listed), or the
+store cannot be written; 2 bad usage, no bundle, a damaged or newer bundle (nothing written),
+or the generate extra (MLflow) not installed.
 """
 
 
@@ -285,6 +338,32 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 1 if result.status == "out_of_date" else 0
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlops_handover.drill import default_report_path, drill, summary, write_report
+    from mlops_handover.gitrepo import require_repository
+
+    repository = args.repository
+    if Path(repository).exists():
+        repository = str(require_repository(Path(repository).resolve(), "drill"))
+    quiet = args.json
+    report = drill(
+        repository,
+        workdir=Path(args.workdir) if args.workdir else None,
+        tracking_uri=args.tracking_uri,
+        keep=args.keep,
+        progress=(lambda line: None) if quiet else lambda line: print(line, file=sys.stderr),
+    )
+    path = Path(args.report) if args.report else default_report_path(repository)
+    write_report(report, path)
+    if args.json:
+        print(report.to_json())
+    else:
+        print(f"{summary(report)}; report: {path}")
+    return 0 if report.passed else 1
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -293,6 +372,38 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     diagnosis = diagnose(Path(args.project))
     print(diagnosis.to_json() if args.json else diagnosis.to_text())
     return 1 if diagnosis.failed else 0
+
+
+def cmd_history_export(args: argparse.Namespace) -> int:
+    require_generate_extra("history export", ["mlflow"])
+    from mlops_handover.history_bundle import export_history
+
+    with stdout_to_stderr() if args.json else nullcontext():
+        result = export_history(
+            args.project,
+            args.to,
+            experiment=args.experiment,
+            model=args.model,
+            progress=progress_printer(),
+        )
+    print(result.to_json() if args.json else result.summary())
+    return 0
+
+
+def cmd_history_import(args: argparse.Namespace) -> int:
+    require_generate_extra("history import", ["mlflow"])
+    from mlops_handover.history_bundle import import_history
+
+    with stdout_to_stderr() if args.json else nullcontext():
+        result = import_history(
+            args.project,
+            args.source,
+            experiment=args.experiment,
+            model=args.model,
+            progress=progress_printer(),
+        )
+    print(result.to_json() if args.json else result.summary())
+    return 0 if result.ok else 1
 
 
 def cmd_decision_new(args: argparse.Namespace) -> int:
@@ -585,6 +696,40 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--json", action="store_true", help="print the result as JSON")
     card.set_defaults(func=cmd_card)
 
+    drill = sub.add_parser(
+        "drill",
+        help="play the client's take-over in a throwaway clone and report each step",
+        description=(
+            "Clone REPO into a new folder and run the take-over as the generated README and "
+            "runbook write it: setup, restore, doctor, reproduce, variant, retrain, promote, "
+            "rollback, drift, audit. One line per step with its time and verdict, a JSON report, "
+            "and exit 1 at the first step that fails."
+        ),
+        epilog=EPILOG_DRILL,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    drill.add_argument(
+        "repository", nargs="?", default=".", metavar="REPO", help="a path or git URL (default: .)"
+    )
+    drill.add_argument(
+        "--report",
+        metavar="PATH",
+        help="where to write the JSON report (default: REPO/reports/drill.json, else ./drill.json)",
+    )
+    drill.add_argument("--keep", action="store_true", help="keep the clone when every step passed")
+    drill.add_argument(
+        "--workdir",
+        metavar="DIR",
+        help="make the throwaway clone under DIR (default: the temp dir)",
+    )
+    drill.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="a scratch MLflow server for a project that logs to a tracking server",
+    )
+    drill.add_argument("--json", action="store_true", help="print the report as JSON (no progress)")
+    drill.set_defaults(func=cmd_drill)
+
     doctor = sub.add_parser(
         "doctor",
         help="check a clone before work: Python, packages, DVC remote, data, MLflow",
@@ -599,6 +744,59 @@ def build_parser() -> argparse.ArgumentParser:
     add_project_option(doctor)
     doctor.add_argument("--json", action="store_true", help="print the findings as JSON")
     doctor.set_defaults(func=cmd_doctor)
+
+    history = sub.add_parser(
+        "history",
+        help="move the MLflow history and registry: export a bundle, import it",
+        description=(
+            "Move the experiment history and the model registry (runs, logged models, "
+            "registered versions, aliases) from the vendor's MLflow store to the client's, "
+            "through a portable bundle kept in the client's DVC remote or a folder."
+        ),
+    )
+    history_sub = history.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, epilog, text in (
+        ("export", EPILOG_HISTORY_EXPORT, "write the project's MLflow history to a bundle"),
+        ("import", EPILOG_HISTORY_IMPORT, "recreate a bundle's history in the project's store"),
+    ):
+        history_action = history_sub.add_parser(
+            action,
+            help=text,
+            description=text[0].upper() + text[1:] + ".",
+            epilog=epilog,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        history_action.add_argument(
+            "project", nargs="?", default=".", metavar="PROJECT", help="the project (default: .)"
+        )
+        if action == "export":
+            history_action.add_argument(
+                "--to",
+                metavar="DIR",
+                help="write the bundle here (default: PROJECT/history/mlflow, then `dvc add` it "
+                "in a DVC repository)",
+            )
+        else:
+            history_action.add_argument(
+                "--from",
+                dest="source",
+                metavar="DIR",
+                help="the bundle (default: PROJECT/history/mlflow)",
+            )
+        history_action.add_argument(
+            "--experiment",
+            metavar="NAME",
+            help="the experiment (default: params.yaml mlflow.experiment)",
+        )
+        history_action.add_argument(
+            "--model",
+            metavar="NAME",
+            help="the registered model (default: params.yaml mlflow.registered_model)",
+        )
+        history_action.add_argument("--json", action="store_true", help="print the result as JSON")
+        history_action.set_defaults(
+            func=cmd_history_export if action == "export" else cmd_history_import
+        )
 
     decision = sub.add_parser(
         "decision",

@@ -135,6 +135,13 @@ def run_pipeline(dest: Path, answers: Mapping[str, Any], progress: Callable[[str
             "holds the bar; fix the cause and run `dvc repro` there.",
             1,
         )
+    if answers.get("mlflow_tracking") != "server":
+        # The first run's history goes into the bundle a clone restores with `handover history
+        # import` (the vendor exports again at each phase gate); a server keeps its own.
+        from mlops_handover.history_bundle import export_history
+
+        progress("Exporting the MLflow history to history/mlflow (tracked by DVC)")
+        export_history(dest)
     if answers.get("dvc_remote") == "local":
         progress("Pushing pipeline outputs to the local DVC remote")
         subprocess.run(

@@ -27,6 +27,7 @@ file is not an MLflow store).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import sqlite3
@@ -51,6 +52,8 @@ from mlops_handover.audit.model import Missing, Unavailable
 CHAMPION = "champion"
 PREVIOUS = "previous"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
+#: Set by `handover history import` on each run it recreates: the run's id in the bundle.
+SOURCE_RUN_TAG = "handover.source_run_id"
 #: Model version tags that carry the commit when the run does not (the template copies the
 #: run's lineage onto the version with the `mlflow.source.` prefix removed).
 VERSION_COMMIT_TAGS = (GIT_COMMIT_TAG, "git.commit")
@@ -241,6 +244,11 @@ class TrackingEvidence:
         raise NotImplementedError
 
     def details(self, version: ModelVersionInfo) -> ModelVersionInfo:  # pragma: no cover
+        raise NotImplementedError
+
+    def run_metrics(self, run_id: str) -> tuple[str, dict[str, float]] | None:  # pragma: no cover
+        """The active run `run_id`, or the run imported from it (tag SOURCE_RUN_TAG): its id
+        and latest metrics; None when the store has neither."""
         raise NotImplementedError
 
     # shared
@@ -509,6 +517,20 @@ class SqliteStore(TrackingEvidence):
             run_status=run_status, experiment_id=experiment_id, signature=signature,
             input_example=example, mlmodel=where, mlmodel_error=error,
         )  # fmt: skip
+
+    def run_metrics(self, run_id: str) -> tuple[str, dict[str, float]] | None:
+        self.require("runs", "run_uuid", "lifecycle_stage")
+        self.require("tags", "key", "value", "run_uuid")
+        rows = self._query(
+            "SELECT run_uuid FROM runs WHERE run_uuid = ? AND lifecycle_stage = 'active' "
+            "UNION ALL SELECT t.run_uuid FROM tags t JOIN runs r ON r.run_uuid = t.run_uuid "
+            "WHERE t.key = ? AND t.value = ? AND r.lifecycle_stage = 'active'",
+            (run_id, SOURCE_RUN_TAG, run_id),
+        )
+        if not rows:
+            return None
+        found = str(rows[0][0])
+        return found, self._metrics(found)
 
     def _metrics(self, run_id: str) -> dict[str, float]:
         if self.has("latest_metrics", "key", "value", "run_uuid"):
@@ -878,6 +900,32 @@ class ServerStore(TrackingEvidence):
 
         return self._cached(("versions", name), read)
 
+    def run_metrics(self, run_id: str) -> tuple[str, dict[str, float]] | None:
+        try:
+            run = self._get("runs/get", True, run_id=run_id).get("run")
+        except NotFound:
+            run = None
+        if not isinstance(run, dict) or (run.get("info") or {}).get("lifecycle_stage") == "deleted":
+            ids = [e.experiment_id for e in self.experiments() if e.lifecycle_stage == "active"]
+            body = {
+                "experiment_ids": ids,
+                "filter": f"tags.`{SOURCE_RUN_TAG}` = '{run_id}'",
+                "max_results": 1,
+                "run_view_type": "ACTIVE_ONLY",
+            }
+            found = _list(self._post("runs/search", body).get("runs")) if ids else []
+            run = found[0] if found and isinstance(found[0], dict) else None
+        if run is None:
+            return None
+        info = run.get("info") if isinstance(run.get("info"), dict) else {}
+        data = run.get("data") if isinstance(run.get("data"), dict) else {}
+        metrics = {}
+        for item in _list(data.get("metrics")):
+            if isinstance(item, dict) and isinstance(item.get("key"), str):
+                with contextlib.suppress(TypeError, ValueError):
+                    metrics[item["key"]] = float(item.get("value"))
+        return str(info.get("run_id") or run_id), metrics
+
     def details(self, version: ModelVersionInfo) -> ModelVersionInfo:
         run_tags: dict[str, str] = {}
         metrics: dict[str, float] = {}
@@ -1159,3 +1207,103 @@ def mlflow(context: Context) -> TrackingEvidence:
     """The project's MLflow store: runs, registered model, champion (without importing MLflow)."""
     target: TrackingTarget = context.get("tracking_uri")
     return open_store(target, context.root, context.environ, context.options.offline)
+
+
+# --- the history bundle (`handover history export`) ------------------------------------------
+
+#: Where `handover history export` writes the bundle, and the DVC file that tracks it.
+BUNDLE = "history/mlflow"
+
+
+@dataclass(frozen=True)
+class HistoryBundle:
+    """What the repository's history bundle says about the champion, read as JSON."""
+
+    path: str
+    #: The bundle's folder is there (pulled); False with `tracked` when only its .dvc file is.
+    present: bool
+    tracked: bool
+    registered_model: str | None = None
+    champion_version: str | None = None
+    champion_run: str | None = None
+    #: The champion run's latest metric values in the bundle.
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _latest(rows: Any) -> dict[str, float]:
+    latest: dict[str, tuple[int, int, float]] = {}
+    for row in _list(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("key"), str):
+            continue
+        try:
+            point = (int(row.get("step") or 0), int(row.get("timestamp") or 0), float(row["value"]))
+        except (TypeError, ValueError, KeyError):
+            continue
+        if row["key"] not in latest or point[:2] >= latest[row["key"]][:2]:
+            latest[row["key"]] = point
+    return {key: point[2] for key, point in latest.items()}
+
+
+@fixture
+def history_bundle(context: Context) -> HistoryBundle:
+    """The bundle's champion and its metrics; Unavailable when the bundle cannot be read."""
+    root = context.root / BUNDLE
+    tracked = (context.root / f"{BUNDLE}.dvc").is_file()
+    if not (root / "manifest.json").is_file():
+        return HistoryBundle(BUNDLE, present=False, tracked=tracked)
+    try:
+        registry = json.loads((root / "registry.json").read_text(encoding="utf-8")) or {}
+        aliases = registry.get("aliases") or {}
+        version = aliases.get(CHAMPION)
+        run_id = next(
+            (
+                v.get("run_id")
+                for v in _list(registry.get("versions"))
+                if str(v.get("version")) == str(version)
+            ),
+            None,
+        )
+        metrics = {}
+        if run_id:
+            run = json.loads((root / "runs" / str(run_id) / "run.json").read_text(encoding="utf-8"))
+            metrics = _latest(run.get("metrics"))
+    except (OSError, ValueError, AttributeError) as error:
+        raise Unavailable(f"{BUNDLE} cannot be read: {error}") from None
+    return HistoryBundle(
+        BUNDLE, True, tracked, registry.get("name"),
+        None if version is None else str(version), run_id, metrics,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HistoryHandover:
+    """The bundle's champion looked up in the project's store."""
+
+    bundle: HistoryBundle
+    #: Where the project's store is (None: the project names none).
+    store: str | None
+    store_kind: str | None = None
+    #: The store's run for the bundle's champion run (its own id or the imported copy's).
+    run: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    #: Why the store could not be asked (no store yet, unreadable, offline).
+    problem: str | None = None
+    missing: bool = False
+
+
+@fixture
+def history_handover(context: Context) -> HistoryHandover:
+    bundle: HistoryBundle = context.get("history_bundle")
+    target: TrackingTarget = context.get("tracking_uri")
+    shown = None if target.uri is None else redact(target.uri)
+    try:
+        store: TrackingEvidence = context.get("mlflow")
+    except Missing as reason:
+        return HistoryHandover(bundle, shown, problem=str(reason), missing=True)
+    except Unavailable as reason:
+        return HistoryHandover(bundle, shown, problem=str(reason))
+    if not (bundle.present and bundle.champion_run):
+        return HistoryHandover(bundle, store.display_uri, store.kind)
+    found = store.run_metrics(bundle.champion_run)
+    run, metrics = found if found else (None, {})
+    return HistoryHandover(bundle, store.display_uri, store.kind, run, metrics)

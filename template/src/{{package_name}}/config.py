@@ -7,13 +7,13 @@ instead, so a run logged from a temporary copy is not deleted with it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import subprocess
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -22,6 +22,10 @@ ACCEPTANCE_FILE = Path("evaluation/acceptance.yaml")
 TRAIN_CSV = Path("data/prepared/train.csv")
 EVALUATION_CSV = Path("data/prepared/evaluation.csv")
 TRAIN_INFO = Path("models/train.json")
+DVC_FILE = Path("dvc.yaml")
+LOCK_FILE = Path("dvc.lock")
+#: The branch `handover new` creates, then git's former default: see `default_branch`.
+MAIN_BRANCHES = ("main", "master")
 METRICS_FILE = Path("metrics.json")
 PREDICTIONS_CSV = Path("plots/predictions.csv")
 TARGET = "target"
@@ -48,13 +52,114 @@ def project_root() -> Path:
     """The real repository root: DVC_ROOT (set by DVC, also in temp runs), git, else cwd."""
     if root := os.environ.get("DVC_ROOT"):
         return Path(root).resolve()
-    try:
-        top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return Path.cwd().resolve()
+    top = git("rev-parse", "--show-toplevel")
     return Path(top).resolve() if top else Path.cwd().resolve()
+
+
+def git(*args: str, cwd: str | Path | None = None) -> str | None:
+    """A git command's output, stripped; None when it fails or git is not installed."""
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def default_branch(root: str | Path = ".") -> str | None:
+    """The repository's main line: origin/HEAD's target in a clone, else `main`, else `master`.
+
+    A clone knows which branch its origin calls the default (origin/HEAD). A repository made by
+    `handover new` has no remote yet, and its first commit is on `main` whatever git's
+    init.defaultBranch says (the template's post-copy task creates it), so `main` is its main
+    line; `master` counts in a repository that has no `main`. None when neither exists and
+    there is no origin/HEAD: then no branch is the main line until one is set
+    (`git remote set-head origin --auto`).
+    """
+    if ref := git("symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD", cwd=root):
+        return ref.removeprefix("origin/")
+    for branch in MAIN_BRANCHES:
+        if git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=root) is not None:
+            return branch
+    return None
+
+
+def stage_paths(root: str | Path, *keys: str) -> list[tuple[str, dict[str, Any]]]:
+    """(path, options) of every entry under `keys` (deps, params, outs, metrics, plots) of
+    dvc.yaml's stages, relative to `root`; a `params` entry gives its file (params.yaml)."""
+    dvc_yaml, found = Path(root) / DVC_FILE, []
+    stages = (load_yaml(dvc_yaml).get("stages") or {}) if dvc_yaml.exists() else {}
+    for stage in stages.values():
+        wdir = Path(stage.get("wdir", "."))
+        for key in keys:
+            for item in stage.get(key) or []:
+                name, options = next(iter(item.items())) if isinstance(item, dict) else (item, {})
+                if key == "params" and not isinstance(item, dict):
+                    name = PARAMS_FILE  # a key of the default parameters file
+                path = Path(os.path.normpath(wdir / name)).as_posix()
+                found.append((path, options if isinstance(options, dict) else {}))
+    return found
+
+
+def pipeline_writes(root: str | Path = ".") -> set[str]:
+    """What `dvc repro` itself writes: dvc.lock, the outs, metrics and plots of dvc.yaml's
+    stages, and the .gitignore DVC keeps next to each cached one (paths relative to `root`)."""
+    written = {LOCK_FILE.as_posix()}
+    for path, options in stage_paths(root, "outs", "metrics", "plots"):
+        written.add(path)
+        if options.get("cache", True):
+            written.add((Path(path).parent / ".gitignore").as_posix())
+    return written
+
+
+def uncommitted_changes(root: str | Path = ".") -> list[str] | None:
+    """Tracked files that differ from HEAD, staged or not, except what `dvc repro` writes
+    (`pipeline_writes`); None when there is no commit to compare with."""
+    prefix = git("rev-parse", "--show-prefix", cwd=root)
+    changed = git("diff", "--name-only", "--no-renames", "-z", "HEAD", "--", cwd=root)
+    if prefix is None or changed is None:
+        return None
+    written = pipeline_writes(root)
+    paths = [p.removeprefix(prefix) for p in changed.split("\0") if p]
+    return [p for p in paths if not any(p == w or p.startswith(f"{w}/") for w in written)]
+
+
+def off_main_line(root: str | Path | None = None) -> str | None:
+    """Why a pipeline run here must not move `champion`, or None when it may.
+
+    `champion` is what serves, and the evaluate stage moves it without anyone deciding, so it
+    may do so only for a model that the default branch's history reproduces: every version
+    records the commit it was trained at, and that commit must hold the code, parameters and
+    data. A run is off the main line when
+    - it is a DVC experiment (`dvc exp run`, in the workspace, `--temp` or `--queue`: DVC sets
+      DVC_EXP_NAME in all three): a try, whose parameters no commit holds;
+    - HEAD is detached or on a branch other than `default_branch`: work not merged yet;
+    - tracked files differ from HEAD, other than what `dvc repro` writes itself
+      (`uncommitted_changes`): the commit does not describe the model. Untracked files do
+      not count.
+    Such a run still trains, registers and gates its version; a person promotes it with
+    `registry promote` after committing or merging. The answer is a reason worded to follow
+    "not promoted: ". It reads git and dvc.yaml only (no MLflow).
+    """
+    if experiment := os.environ.get("DVC_EXP_NAME"):
+        return f"DVC experiment {experiment!r} is a try, not the main line"
+    root = project_root() if root is None else Path(root)
+    branch = git("symbolic-ref", "--quiet", "--short", "HEAD", cwd=root)
+    if branch is None:
+        if git("rev-parse", "--git-dir", cwd=root) is None:
+            return "not a git repository, so no commit describes this model"
+        return "HEAD is detached, not on the default branch"
+    main = default_branch(root)
+    if main is None:
+        return "no default branch (no origin/HEAD, no main or master branch)"
+    if branch != main:
+        return f"branch {branch!r} is not the default branch {main!r}"
+    changed = uncommitted_changes(root)
+    if changed is None:
+        return "no commit yet"
+    if changed:
+        more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+        return f"uncommitted changes to {', '.join(changed[:3])}{more}"
+    return None
 
 
 def tracking_uri(params: dict[str, Any] | None = None) -> str:
@@ -78,98 +183,49 @@ def local_artifact_root(uri: str) -> str | None:
     return (database.parent / "mlruns").as_uri()
 
 
-class TrackingServerError(RuntimeError):
-    """The tracking server cannot take this run; the message names the cause and the fix."""
+#: MLflow's client retries a tracking server that fails (down, or answering 5xx as it does
+#: when its bucket is missing) 7 times with backoff factor 2 and waits up to 120 s for each
+#: answer: minutes before a bare retry error. Unless the user set them, these bound it to
+#: seconds for the common failures. A server that answers but breaks still fails the stage:
+#: `main` then prints MLflow's message in one line (`server_failure`).
+SERVER_HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+}
 
 
-def check_tracking_server(uri: str, timeout: float = 10.0) -> None:
-    """Fail within seconds, naming the cause, when a tracking server cannot take runs.
+def is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
 
-    MLflow's client retries a server that is down, or whose bucket is gone, for minutes and
-    then reports a bare retry error. Three requests without retries tell the causes apart: the
-    server does not answer, it refuses the login, its artifact store cannot be used.
-    Credentials come from the environment only (MLFLOW_TRACKING_USERNAME and
-    MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN), as MLflow reads them.
-    """
-    if not uri.startswith(("http://", "https://")):
-        return
-    import base64
-    import json
-    import ssl
-    import urllib.error
-    import urllib.request
 
-    base, headers = uri.rstrip("/"), {"Accept": "application/json"}
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-    if user:
-        login = f"{user}:{os.environ.get('MLFLOW_TRACKING_PASSWORD', '')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(login.encode()).decode()
-    elif token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
-        headers["Authorization"] = f"Bearer {token}"
-    context = None
-    if uri.startswith("https://"):
-        if os.environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
-            context = ssl._create_unverified_context()
-        else:
-            context = ssl.create_default_context(
-                cafile=os.environ.get("MLFLOW_TRACKING_SERVER_CERT_PATH") or None
-            )
+def fail_fast(uri: str) -> None:
+    """Before MLflow talks to a tracking server, bound its retries (`SERVER_HTTP_LIMITS`)."""
+    if is_server(uri):
+        for variable, value in SERVER_HTTP_LIMITS.items():
+            os.environ.setdefault(variable, value)
 
-    def get(path: str) -> tuple[int, str]:
-        request = urllib.request.Request(base + path, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:
-                return answer.status, answer.read(65536).decode("utf-8", "replace")
-        except urllib.error.HTTPError as error:
-            body = error.read(65536).decode("utf-8", "replace")
-            with contextlib.suppress(ValueError, AttributeError):  # not MLflow's JSON error
-                body = str(json.loads(body).get("message") or body)
-            return error.code, body.strip()[:300] or str(error.reason)
-        except (OSError, ValueError) as error:
-            raise TrackingServerError(
-                f"cannot reach the MLflow tracking server {uri} "
-                f"({getattr(error, 'reason', error)}). Is it running, and is the address right? "
-                f"It comes from MLFLOW_TRACKING_URI, else `mlflow.tracking_uri` in {PARAMS_FILE}."
-            ) from None
 
-    status, text = get("/health")
-    if status != 200:
-        raise TrackingServerError(
-            f"the MLflow tracking server {uri} is not healthy: /health answered HTTP {status} "
-            f"({text})"
-        )
-    status, text = get("/api/2.0/mlflow/experiments/search?max_results=1")
-    if status == 401 and "Authorization" not in headers:
-        raise TrackingServerError(
-            f"the MLflow tracking server {uri} requires a login: set MLFLOW_TRACKING_USERNAME "
-            "and MLFLOW_TRACKING_PASSWORD in the environment (never in a file git tracks); "
-            "the server's admin creates the account."
-        )
-    if status == 401:
-        raise TrackingServerError(
-            f"the MLflow tracking server {uri} refused the login of "
-            f"{repr(user) if user else 'MLFLOW_TRACKING_TOKEN'} (HTTP 401): check "
-            "MLFLOW_TRACKING_PASSWORD (or the token), or ask the server's admin whether the "
-            "account still exists."
-        )
-    if status == 403:
-        raise TrackingServerError(
-            f"the MLflow tracking server {uri} does not let {user or 'this token'!r} read "
-            "experiments (HTTP 403): ask the server's admin for permission."
-        )
-    if status != 200:
-        raise TrackingServerError(
-            f"the MLflow tracking server {uri} answered HTTP {status} to a search: {text}"
-        )
-    # A server that proxies artifacts (the default) lists its artifact store here; one started
-    # with --no-serve-artifacts answers 503 and the client writes to the store itself.
-    status, text = get("/api/2.0/mlflow-artifacts/artifacts")
-    if status not in (200, 503):
-        raise TrackingServerError(
-            f"the MLflow tracking server {uri} cannot use its artifact store, so no model can "
-            f"be logged: {text} (HTTP {status}). Its operators must create the bucket or fix "
-            "the server's --artifacts-destination and storage keys."
-        )
+def server_failure(error: Exception, params: dict[str, Any] | None) -> str | None:
+    """One line for an error of MLflow's client on a tracking server, pointing at
+    `handover doctor`; None for any other error (a local store keeps its traceback)."""
+    uri = tracking_uri(params)
+    if not is_server(uri):
+        return None
+    import requests
+    import urllib3
+    from mlflow.exceptions import MlflowException
+
+    failures = (MlflowException, requests.RequestException, urllib3.exceptions.HTTPError)
+    if not isinstance(error, failures):
+        return None
+    parts = urlsplit(uri)
+    shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()  # no password
+    message = " ".join(str(error).split()).rstrip(".") or type(error).__name__
+    return (
+        f"the MLflow tracking server {shown} failed: {message[:500]}. `handover doctor` names "
+        "the cause (server down, login refused, bucket missing)."
+    )
 
 
 def setup_mlflow(params: dict[str, Any]) -> str:
@@ -177,7 +233,7 @@ def setup_mlflow(params: dict[str, Any]) -> str:
     import mlflow
 
     uri = tracking_uri(params)
-    check_tracking_server(uri)
+    fail_fast(uri)
     mlflow.set_tracking_uri(uri)
     name = params["mlflow"]["experiment"]
     experiment = mlflow.get_experiment_by_name(name)
@@ -215,12 +271,7 @@ def dvc_md5(data_path: str | Path) -> str | None:
 
 def git_commit() -> str | None:
     """HEAD of the repository the stage runs in (the baseline commit in `dvc exp run`)."""
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+    return git("rev-parse", "HEAD")
 
 
 def mlflow_dataset(frame: Any, path: str | Path, md5: str) -> Any:

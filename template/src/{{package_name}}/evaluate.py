@@ -2,8 +2,10 @@
 
 The bar lives in evaluation/acceptance.yaml, owned by the client. A version that meets it for
 the first time gets the registry alias `champion` (the version it replaces becomes `previous`,
-as with `registry promote`); one that does not gets no alias and the stage exits non-zero, so
-`dvc repro` and CI fail visibly instead of shipping a model nobody accepted.
+as with `registry promote`), but only on the main line: a DVC experiment, uncommitted changes
+or another branch leave `champion` where it is (`config.off_main_line` says why), and the
+version waits for `registry promote`. One that misses the bar gets no alias and the stage exits
+non-zero, so `dvc repro` and CI fail visibly instead of shipping a model nobody accepted.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from .config import (
     PREDICTIONS_CSV,
     PREVIOUS_ALIAS,
     TRAIN_INFO,
-    TrackingServerError,
     file_md5,
     load_params,
     load_yaml,
     mlflow_dataset,
+    off_main_line,
+    server_failure,
     setup_mlflow,
     split_features,
 )
@@ -74,6 +77,7 @@ class Outcome:
     direction: str
     passed: bool
     promoted: bool  # the gate moved `champion` to this version
+    held: str | None  # why a passing version was not promoted: the run is off the main line
     champion: str | None  # the version holding the alias after the gate
     previous: str | None  # the version holding `previous` after the gate
 
@@ -85,13 +89,15 @@ def run(
     info_path: str | Path = TRAIN_INFO,
     metrics_path: str | Path = METRICS_FILE,
     predictions_path: str | Path = PREDICTIONS_CSV,
+    hold: str | None = None,
 ) -> Outcome:
     """Evaluate the version named in `info_path`, log to its run, promote it if it passes.
 
     A failing version never takes the alias, and never takes it away either: the current
     champion may be serving, and it was accepted when it was evaluated. A version that had
     passed before is not promoted again, so rerunning the stage (a changed bar, a forced
-    `dvc repro`) does not undo a `registry rollback` or `promote`.
+    `dvc repro`) does not undo a `registry rollback` or `promote`. `hold`, the reason this run
+    is off the main line (`main` passes `off_main_line()`), keeps a passing version a candidate.
     """
     import mlflow
     import mlflow.sklearn
@@ -134,7 +140,7 @@ def run(
     verdict_before = client.get_model_version(name, version).tags.get(ACCEPTANCE_TAG)
     client.set_model_version_tag(name, version, ACCEPTANCE_TAG, PASSED if passed else "failed")
     client.set_model_version_tag(name, version, f"eval_{metric}", str(value))
-    promoted = passed and verdict_before != PASSED
+    promoted = passed and verdict_before != PASSED and hold is None
     if promoted:
         move_champion(client, name, version)
     aliases = client.get_registered_model(name).aliases
@@ -148,16 +154,20 @@ def run(
         direction=direction,
         passed=passed,
         promoted=promoted,
+        held=hold if passed and verdict_before != PASSED else None,
         champion=None if champion is None else str(champion),
         previous=None if previous is None else str(previous),
     )
 
 
 def main() -> int:
+    params = load_params()
     try:
-        o = run(load_params(), load_yaml(ACCEPTANCE_FILE))
-    except TrackingServerError as error:
-        print(f"evaluate: {error}", file=sys.stderr)
+        o = run(params, load_yaml(ACCEPTANCE_FILE), hold=off_main_line())
+    except Exception as error:
+        if (line := server_failure(error, params)) is None:
+            raise
+        print(f"evaluate: {line}", file=sys.stderr)
         return 1
     model = f"{o.model} version {o.version}"
     bar = f"{o.metric} = {o.value:.4f}, threshold {o.threshold:g} ({o.direction})"
@@ -172,12 +182,15 @@ def main() -> int:
         if o.champion
         else f"no version is '{CHAMPION_ALIAS}'"
     )
-    if o.passed:
-        again = (
-            ""
-            if o.champion == o.version
-            else f"; to promote it: python -m {__package__}.registry promote {o.version}"
+    promote = f"python -m {__package__}.registry promote {o.version}"
+    if o.held:
+        print(
+            f"evaluate: ACCEPTED {model}: {bar}; not promoted: {o.held} ({current}); "
+            f"to promote: {promote}"
         )
+        return 0
+    if o.passed:
+        again = "" if o.champion == o.version else f"; to promote it: {promote}"
         print(f"evaluate: ACCEPTED {model}: {bar}; it had passed before ({current}){again}")
         return 0
     print(

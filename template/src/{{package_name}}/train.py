@@ -21,12 +21,12 @@ from . import metrics
 from .config import (
     TRAIN_CSV,
     TRAIN_INFO,
-    TrackingServerError,
     dvc_md5,
     file_md5,
     git_commit,
     load_params,
     mlflow_dataset,
+    server_failure,
     setup_mlflow,
     split_features,
 )
@@ -154,10 +154,13 @@ def run(
 
 
 def main() -> int:
+    params = load_params()
     try:
-        info = run(load_params())
-    except TrackingServerError as error:
-        print(f"train: {error}", file=sys.stderr)
+        info = run(params)
+    except Exception as error:
+        if (line := server_failure(error, params)) is None:
+            raise
+        print(f"train: {line}", file=sys.stderr)
         return 1
     print(
         f"train: run {info['run_id']} registered {info['registered_model']} "

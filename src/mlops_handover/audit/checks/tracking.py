@@ -7,12 +7,15 @@ MLflow checks unknown with the reason.
 
 from __future__ import annotations
 
+import math
+
 from mlops_handover.audit import dvc as _dvc  # noqa: F401 - registers the `dvc` fixture
 from mlops_handover.audit.fixtures import Domains, GitRepo
 from mlops_handover.audit.mlflow_store import (
     CHAMPION,
     PREVIOUS,
     RUN_PAGE,
+    HistoryHandover,
     TrackingEvidence,
     TrackingTarget,
     redact,
@@ -380,3 +383,81 @@ def _resolve_remote(url: str, remotes: dict[str, str], depth: int = 0) -> str:
             base = _resolve_remote(str(remotes[name]), remotes, depth + 1)
             return base.rstrip("/") + ("/" + rest if rest else "")
     return url
+
+
+class OW612(Check):
+    """The vendor's experiment history and model registry are handed over
+
+    Runs and registered versions logged to a machine-local store (`mlflow.db` and `mlruns/`,
+    git-ignored) stay on the machine that ran them: a clone has no runs, no versions and no
+    `champion` to roll back to. `handover history export` writes them to the history bundle
+    `history/mlflow/`, which DVC keeps in the client's remote, and `handover history import`
+    recreates them in the client's store, ending with a reconciliation report. The check passes
+    when the bundle's champion run is in the project's store with the bundle's metrics. A
+    project that logs to a tracking server keeps its history there (OW603 judges who owns it).
+
+    Fix, on the vendor's side: `handover history export`, commit `history/mlflow.dvc`, then
+    `dvc push`, at each phase gate and at exit; on the client's: `dvc pull`, then
+    `handover history import`.
+    """
+
+    pillar = Pillar.OWN
+    severity = Severity.HIGH
+    level = 3
+
+    def check(self, history_handover: HistoryHandover) -> Result:
+        handover, bundle = history_handover, history_handover.bundle
+        store = handover.store
+        if not bundle.present and not bundle.tracked:
+            if store is None:
+                return not_applicable("the project names no MLflow store: no history to hand over")
+            if handover.store_kind == "server":
+                return not_applicable(
+                    f"the history lives on the tracking server {store}, not on a machine"
+                )
+            return failed(
+                f"no history bundle ({bundle.path}): the runs and versions in {store} stay on "
+                f"this machine. Run `handover history export`, commit {bundle.path}.dvc and "
+                "`dvc push`",
+                locations=((bundle.path, None),),
+            )
+        if not bundle.present:
+            return failed(
+                f"{bundle.path}.dvc is committed but the bundle is not here: `dvc pull "
+                f"{bundle.path}.dvc`, then `handover history import`",
+                locations=((f"{bundle.path}.dvc", None),),
+            )
+        if not bundle.champion_run:
+            return failed(
+                f"{bundle.path} holds no version with the '{CHAMPION}' alias: export again once "
+                "a version has passed the acceptance gate"
+            )
+        champion = (
+            f"the bundle's champion ({bundle.registered_model} version "
+            f"{bundle.champion_version}, run {bundle.champion_run})"
+        )
+        if handover.problem and not handover.missing:
+            return unknown(f"cannot look for {champion}: {handover.problem}")
+        if handover.missing or handover.run is None:
+            where = f"not in {store}" if not handover.missing else f"not here ({handover.problem})"
+            return failed(f"{champion} is {where}: run `handover history import`")
+        differ = sorted(
+            key
+            for key, value in bundle.metrics.items()
+            if key not in handover.metrics or not math.isclose(value, handover.metrics[key])
+        )
+        if differ:
+            shown = ", ".join(
+                f"{k} {bundle.metrics[k]:g} -> {handover.metrics.get(k, 'absent')}" for k in differ
+            )
+            return failed(
+                f"{champion} is in {store} as run {handover.run}, but its metrics differ from "
+                f"the bundle's: {shown}. Import again (`handover history import` reports every "
+                "difference)"
+            )
+        copy = " (imported)" if handover.run != bundle.champion_run else ""
+        return passed(
+            f"{champion} is in {store} as run {handover.run}{copy}, with the bundle's "
+            f"{len(bundle.metrics)} metrics",
+            bundle.path,
+        )
