@@ -4,8 +4,8 @@ One project goes through the stages in order (each builds on the last):
 
 1. fresh from `handover new --no-run`: reproducible (L1), nothing tracked in MLflow yet;
 2. after `dvc repro` and a commit: a champion exists, so at least retrainable (L2);
-3. after a second model version, `handover card`, a second client engineer's commit, the
-   documents filled and the sign-offs recorded: owned (L4).
+3. after a second model version, `handover card`, the history exported, a second client
+   engineer's commit, the documents filled and the sign-offs recorded: owned (L4).
 
 The audit runs through the installed `handover audit --offline --format json`, as CI runs it.
 A stage that lands elsewhere fails with the pillars' blockers and the checks that fell short.
@@ -77,6 +77,7 @@ def test_generated_project_levels_through_the_engagement(
     for check_id in ("RP105", "RT203", "RT206"):
         assert outcome(piped, check_id) == "pass", explain(piped)
     assert outcome(piped, "OP302") == "fail"  # one version: nothing to roll back to yet
+    assert outcome(piped, "OW612") == "fail"  # the history is only on this machine
     assert piped["level"] < 4, explain(piped)  # the documents are still templates
 
     # 3. A second version (a retrain), the card written from the registry, a second client
@@ -85,6 +86,9 @@ def test_generated_project_levels_through_the_engagement(
     commit(project, "Retrain: champion version 2", author=SECOND_ENGINEER)
     run(tool("handover"), "card", cwd=project, env=env)
     commit(project, "Model card from the registry", author=SECOND_ENGINEER)
+    # The exit: the history exported into the bundle DVC keeps (autostage adds its .dvc file).
+    run(tool("handover"), "history", "export", cwd=project, env=env)
+    commit(project, "Export the MLflow history", author=SECOND_ENGINEER)
     fill_documents = pytest.importorskip("audit_documents_fill").fill_documents
     filled = fill_documents(project)
     assert git(project, "status", "--porcelain") == ""
@@ -92,6 +96,7 @@ def test_generated_project_levels_through_the_engagement(
     assert owned["level"] == 4, explain(owned)
     assert outcome(owned, "OP302") == "pass", explain(owned)
     assert outcome(owned, "OW611") == "attested", explain(owned)
+    assert outcome(owned, "OW612") == "pass", explain(owned)
     assert owned["git"]["commit"] == filled.signoffs_commit
 
     # The pre-commit hook's command agrees: L4 is at or above the configured L1.

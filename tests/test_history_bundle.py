@@ -338,6 +338,7 @@ def test_a_missing_manifest_is_refused(
     [
         ({"format": FORMAT + 1}, [f"bundle format {FORMAT + 1}", f"format {FORMAT},"]),
         ({"mlflow_version": "99.1.0"}, ["MLflow 99.1.0", "upgrade MLflow to 99.1"]),
+        ({"mlflow_version": "4.0.0"}, ["a newer major release", "upgrade MLflow to 4.0"]),
     ],
 )
 def test_a_newer_bundle_is_refused(
@@ -578,3 +579,19 @@ def test_audit_history_not_applicable_without_a_local_store(tmp_path: Path) -> N
     result = ow612(project)
     # Offline, the server is not asked: the store is a server, so there is nothing to bundle.
     assert result.outcome in (Outcome.NOT_APPLICABLE, Outcome.UNKNOWN), result.message
+
+
+def test_a_newer_minor_mlflow_imports(
+    bundle: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`handover new` may export with a minor MLflow release ahead of the project's lock."""
+    import mlflow
+
+    major = mlflow.__version__.split(".")[0]
+    project = clone(bundle, tmp_path)
+    manifest = project / DEFAULT_BUNDLE / MANIFEST
+    manifest.write_text(
+        json.dumps({**json.loads(manifest.read_text()), "mlflow_version": f"{major}.999.0"})
+    )
+    code, result = import_json(project, capfd)
+    assert code == 0, result

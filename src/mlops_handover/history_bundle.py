@@ -780,11 +780,16 @@ def load_bundle(root: Path, dvc_hint: Path | None = None) -> Bundle:
     theirs, ours = _major_minor(exported_with), _major_minor(mlflow.__version__)
     if theirs is None:
         raise HandoverError(f"{manifest_path}: invalid mlflow_version {exported_with!r}", 2)
-    if ours is not None and theirs > ours:
+    # The bundle's format versions its contents; within one MLflow major the client API that
+    # writes them is stable, so a vendor a minor release ahead (`handover new` runs the tool's
+    # MLflow, the project's lock may pin an older one) still imports. A newer major may hold
+    # entities this MLflow cannot store.
+    if ours is not None and theirs[0] > ours[0]:
         raise HandoverError(
-            f"the bundle was exported with MLflow {exported_with}, newer than the MLflow "
-            f"{mlflow.__version__} installed here: upgrade MLflow to {theirs[0]}.{theirs[1]} or "
-            f'later (pip install -U "mlflow>={theirs[0]}.{theirs[1]}"; in a generated project, '
+            f"the bundle was exported with MLflow {exported_with}, a newer major release than "
+            f"the MLflow {mlflow.__version__} installed here: upgrade MLflow to "
+            f"{theirs[0]}.{theirs[1]} or later (pip install -U "
+            f'"mlflow>={theirs[0]}.{theirs[1]}"; in a generated project, '
             "raise its pin and lock) and import again",
             2,
         )
