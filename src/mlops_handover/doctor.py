@@ -29,7 +29,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from mlops_handover import tracking_server
-from mlops_handover.audit.mlflow_store import CHAMPION, open_store
+from mlops_handover.audit.mlflow_store import BUNDLE, CHAMPION, open_store
 from mlops_handover.audit.model import Missing, Unavailable
 from mlops_handover.card import load_params, tracking_target
 
@@ -399,10 +399,13 @@ def check_mlflow(project: Path, environ: Mapping[str, str]) -> list[Finding]:
         )
         runs = store.runs_count(experiment.experiment_id) if experiment else 0
     except Missing:
+        # With a history bundle in the repository the store is expected: import it. Without
+        # one (a project nobody has run yet) an empty store is only a note.
+        bundle = (project / BUNDLE).exists() or (project / f"{BUNDLE}.dvc").exists()
         findings.append(
             Finding(
                 "mlflow store",
-                FAIL,
+                FAIL if bundle else WARN,
                 f"no store at {tracking_server.redact(uri)} ({target.source}): no runs here",
                 "handover history import (the vendor's history), or dvc repro (new runs)",
             )
