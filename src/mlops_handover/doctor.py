@@ -407,7 +407,9 @@ def check_mlflow(project: Path, environ: Mapping[str, str]) -> list[Finding]:
                 "mlflow store",
                 FAIL if bundle else WARN,
                 f"no store at {tracking_server.redact(uri)} ({target.source}): no runs here",
-                "handover history import (the vendor's history), or dvc repro (new runs)",
+                "handover history import (the vendor's history, in history/mlflow)"
+                if bundle
+                else "dvc repro (the pipeline's first runs)",
             )
         )
         return findings
