@@ -13,11 +13,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
 
 TIMEOUT = 10.0
 
@@ -31,12 +31,8 @@ def is_server(uri: str) -> bool:
 
 
 def redact(uri: str) -> str:
-    """The URI without a password or token (`https://user:***@host`)."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URI without a password (`https://user:***@host`)."""
+    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", uri)
 
 
 def _headers(environ: Mapping[str, str]) -> dict[str, str]:

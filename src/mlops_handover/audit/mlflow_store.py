@@ -48,6 +48,7 @@ from mlops_handover.audit.fixtures import (
     load_yaml,
 )
 from mlops_handover.audit.model import Missing, Unavailable
+from mlops_handover.tracking_server import redact
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -157,11 +158,6 @@ class TrackingTarget:
     registered_model: str | None = None
     #: Why the project names no store (when `uri` is None).
     missing: str | None = None
-
-
-def redact(uri: str) -> str:
-    """The URI without a password (`https://user:***@host`)."""
-    return re.sub(r"(//[^/@:]*):[^/@]*@", r"\1:***@", uri)
 
 
 def _iso(ms: Any) -> str | None:
