@@ -2,7 +2,8 @@
 
 The fast tests read rendered projects: every step of the drill finds its commands in the
 README or runbook, and the README's take-over is at most 12 commands. The slow tests run the
-whole drill on a freshly generated project (classification and regression): a real clone in
+whole drill on a freshly generated project (classification and regression; GitLab CI as a
+`variants` test, and tests/test_team_server.py on a team server): a real clone in
 another folder, uv installing the lock (handover from this checkout's wheel), the vendor's
 history imported, the pipeline reproduced, a variant, a retrain, promotion, rollback, drift and
 the audit.
@@ -70,19 +71,24 @@ def test_bash_blocks_follow_the_heading_path() -> None:
     assert bash_blocks(text, ("Set up",)) == ["a\nb # c\n"]
 
 
+VARIANTS = {
+    "classification": (),
+    "regression": ("--data", "ml_task=regression", "--data", "primary_metric=r2"),
+    "gitlab": ("--data", "ci_provider=gitlab"),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("task", ["classification", "regression"])
+@pytest.mark.parametrize(
+    "variant",
+    ["classification", "regression", pytest.param("gitlab", marks=pytest.mark.variants)],
+)
 def test_the_drill_passes_on_a_generated_project(
-    template_repo: Path, tmp_path: Path, wheelhouse: Path, task: str
+    template_repo: Path, tmp_path: Path, wheelhouse: Path, variant: str
 ) -> None:
     vendor = tmp_path / "vendor" / "demo-model"
     vendor.parent.mkdir()
-    extra = (
-        ("--data", "ml_task=regression", "--data", "primary_metric=r2")
-        if task == "regression"
-        else ()
-    )
-    handover_new(template_repo, vendor, *extra)
+    handover_new(template_repo, vendor, *VARIANTS[variant])
     store_before = sorted(
         p.name for p in (tmp_path / "vendor" / "demo-model-dvc-storage").rglob("*")
     )

@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import ROOT, handover_new, run, tool
+from conftest import ROOT, copy_template, handover_new, run, tool
 from mlops_handover.cli import main
 
 INVALID = [
@@ -305,3 +306,257 @@ def test_unreachable_tracking_server_fails_fast(
     assert "the MLflow tracking server http://127.0.0.1:9 does not answer" in err
     assert (dest / ".copier-answers.yml").is_file()
     assert not (dest / "dvc.lock").exists()
+
+
+# --- answers validated at the edge (issue 17) -------------------------------------------------
+
+#: Answers that must be refused, visible questions and hidden ones alike, with the question
+#: the message names. Rules of copier.yml (plain Copier refuses them too) ...
+REFUSED_BY_TEMPLATE = [
+    ({"project_slug": "../evil"}, "project_slug"),
+    ({"project_slug": "a/b"}, "project_slug"),
+    ({"project_slug": "x" * 65}, "project_slug"),
+    ({"package_name": "__init__"}, "package_name"),
+    ({"package_name": "_"}, "package_name"),
+    ({"package_name": "p" * 65}, "package_name"),
+    ({"project_name": "P" * 65}, "project_name"),
+    ({"project_name": "!!!"}, "project_name"),
+]
+#: ... and types, which Copier casts before its validators see them (handover new only).
+REFUSED_TYPES = [
+    ({"personal_data": "maybe"}, "personal_data"),
+    ({"acceptance_threshold": "abc"}, "acceptance_threshold"),
+    ({"data_deletion_days": "3.5"}, "data_deletion_days"),
+    (
+        {"ml_task": "regression", "primary_metric": "rmse", "acceptance_threshold": "inf"},
+        "acceptance_threshold",
+    ),
+]
+SECRET = "s3cr3tVALUE"
+S3, SERVER = {"dvc_remote": "s3"}, {"mlflow_tracking": "server"}
+ENDPOINT = "https://s3.acme.example/"
+#: Credentials in a URL or path answer (question, value, the answers it needs): refused, the
+#: value not echoed.
+CREDENTIAL_FORMS = [
+    ("dvc_remote_url", "s3://acme-data/AKIAIOSFODNN7EXAMPLE/dvc", S3),
+    ("dvc_remote_url", f"s3://acme-data/dvc?aws_secret_access_key={SECRET}", S3),
+    ("dvc_remote_url", f"gs://acme-data/dvc?access_token={SECRET}", {"dvc_remote": "gcs"}),
+    ("dvc_remote_url", f"azure://data/dvc?sv=2022-11-02&sig={SECRET}", {"dvc_remote": "azure"}),
+    ("dvc_remote_url", f"ssh://dvc:{SECRET}@storage.acme.example/srv", {"dvc_remote": "ssh"}),
+    ("dvc_remote_url", f"/srv/dvc/password={SECRET}/store", {}),
+    ("dvc_s3_endpoint_url", f"{ENDPOINT}?X-Amz-Credential={SECRET}", S3),
+    ("dvc_s3_endpoint_url", f"{ENDPOINT}?access_key={SECRET}", S3),
+    ("dvc_s3_endpoint_url", f"{ENDPOINT}?token={SECRET}", S3),
+    ("dvc_s3_endpoint_url", f"{ENDPOINT}?password={SECRET}", S3),
+    ("dvc_s3_endpoint_url", f"{ENDPOINT}?a=1&sig={SECRET}", S3),
+    ("mlflow_tracking_uri", f"https://mlflow.acme.example/?token={SECRET}", SERVER),
+    ("mlflow_tracking_uri", f"https://mlflow.acme.example/#access_token={SECRET}", SERVER),
+    ("mlflow_tracking_uri", f"https://pat:{SECRET}@mlflow.acme.example", SERVER),
+    ("mlflow_tracking_uri", "https://mlflow.acme.example/ghp_" + "a1" * 18, SERVER),
+    ("handover_source", f"https://pypi.acme.example/simple/?api_key={SECRET}", {}),
+]
+CREDENTIALS = [
+    ({**needs, question: value}, question) for question, value, needs in CREDENTIAL_FORMS
+]
+#: Where each kind of credential belongs, as the message says.
+BELONGS = {
+    "dvc_remote_url": "DVC local config",
+    "dvc_s3_endpoint_url": "DVC local config",
+    "mlflow_tracking_uri": "MLFLOW_TRACKING_TOKEN",
+    "handover_source": "~/.netrc",
+}
+
+
+def entries(*folders: Path) -> dict[Path, list[str]]:
+    return {folder: sorted(os.listdir(folder)) for folder in folders}
+
+
+def error_lines(err: str) -> list[str]:
+    """The lines of stderr that are not progress ("[  0.0s] ...")."""
+    return [line for line in err.splitlines() if line.strip() and not line.startswith("[")]
+
+
+@pytest.mark.parametrize(
+    ("data", "question"),
+    REFUSED_BY_TEMPLATE + REFUSED_TYPES + CREDENTIALS,
+    ids=[f"{q}-{i}" for i, (_, q) in enumerate(REFUSED_BY_TEMPLATE + REFUSED_TYPES + CREDENTIALS)],
+)
+def test_bad_answer_is_refused_in_one_line_before_writing(
+    template_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], data, question
+) -> None:
+    """Visible or hidden, every answer is checked before anything is written, beside DEST too
+    (`project_slug=../evil` made ../evil-dvc-storage): one line naming the question, exit 2."""
+    parent = tmp_path / "work"
+    parent.mkdir()
+    before = entries(tmp_path, parent)
+    code = new_no_run(template_repo, parent / "dest", *data_args(data))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert entries(tmp_path, parent) == before, "something was written"
+    assert error_lines(err) == [error_lines(err)[0]] and f"'{question}'" in err, err
+    assert "Traceback" not in err and "could not convert" not in err
+    assert SECRET not in err and "AKIA" not in err and "ghp_" not in err, "a credential echoed"
+
+
+@pytest.mark.parametrize(
+    ("data", "question"), CREDENTIALS, ids=[f"{q}-{i}" for i, (_, q) in enumerate(CREDENTIALS)]
+)
+def test_credentials_are_refused_by_plain_copier_without_echoing_them(
+    template_repo: Path, tmp_path: Path, data, question
+) -> None:
+    """copier.yml's validators are the edge for plain Copier: the message names the answer
+    and where credentials belong, and does not repeat the secret."""
+    with pytest.raises(ValueError, match=f"question '{question}'") as refused:
+        copy_template(template_repo, tmp_path / "plain", data, skip_tasks=True)
+    message = str(refused.value)
+    assert BELONGS[question] in message and "a file of the repository" in message
+    assert SECRET not in message and "AKIA" not in message and "ghp_" not in message
+    assert not (tmp_path / "plain").exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "question"),
+    REFUSED_BY_TEMPLATE,
+    ids=[f"{q}-{i}" for i, (_, q) in enumerate(REFUSED_BY_TEMPLATE)],
+)
+def test_names_are_refused_by_plain_copier(
+    template_repo: Path, tmp_path: Path, data, question
+) -> None:
+    with pytest.raises(ValueError, match=f"question '{question}'"):
+        copy_template(template_repo, tmp_path / "plain", data, skip_tasks=True)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_names_are_limited_to_64_characters(template_repo: Path, tmp_path: Path) -> None:
+    """64 characters make file names that fit; 65 are refused (300 overflowed a file name)."""
+    dest = tmp_path / "long"
+    assert new_no_run(template_repo, dest, "--data", "project_name=" + "Model " * 10 + "Long") == 0
+    answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+    assert len(answers["package_name"]) == 64
+    too_long = "project_name=" + "Model " * 10 + "Longer"
+    assert new_no_run(template_repo, tmp_path / "longer", "--data", too_long) == 2
+
+
+# --- no traceback from the file system (issue 17) ----------------------------------------------
+
+
+def one_error_line(code: int, err: str, cause: str) -> None:
+    assert code == 1, err
+    assert "Traceback" not in err and "internal error" not in err, err
+    lines = error_lines(err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and cause in lines[0], err
+
+
+@pytest.mark.parametrize(
+    ("make", "cause"),
+    [
+        (lambda base: (base / "afile").write_text("x") and base / "afile" / "dest", "is a file"),
+        (lambda base: (base / "dest").symlink_to(base / "gone") or base / "dest", "does not exist"),
+        (lambda base: base / ("d" * 300), "File name too long"),
+        (lambda base: Path("/proc/handover-test/dest"), "No such file or directory"),
+    ],
+    ids=["under-a-file", "dangling-symlink", "name-too-long", "proc"],
+)
+def test_unusable_destination_is_one_line_exit_1(
+    template_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], make, cause
+) -> None:
+    dest = make(tmp_path)
+    before = entries(tmp_path)
+    code = new_no_run(template_repo, dest)
+    one_error_line(code, capsys.readouterr().err, cause)
+    assert entries(tmp_path) == before
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """Mount size-limited or read-only tmpfs folders (unmounted at the end); skip where
+    `mount` is not permitted. Tests run as root, where chmod stops no write; `setpriv` to an
+    unprivileged user cannot reach pytest's private temporary folder."""
+    mounted: list[Path] = []
+
+    def mount(options: str) -> Path:
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip()}): needs root")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_read_only_destination_is_one_line_exit_1(
+    template_repo: Path, tmpfs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readonly = tmpfs("size=1m,ro")
+    code = new_no_run(template_repo, readonly / "dest")
+    one_error_line(code, capsys.readouterr().err, "read-only file system")
+    assert os.listdir(readonly) == []
+
+
+def test_full_disk_is_one_line_exit_1_and_leaves_nothing(
+    template_repo: Path, tmpfs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A disk that fills while rendering, then while the post-copy task writes the data, the
+    DVC remote and the first commit: each is one line naming the cause, and everything the
+    run created (the project, the local DVC remote beside it) is removed; what was there stays."""
+    probe = tmpfs("size=64m")
+    assert new_no_run(template_repo, probe / "p") == 0
+    usage = os.statvfs(probe)
+    needed = (usage.f_blocks - usage.f_bfree) * usage.f_frsize // 1024  # KiB a generation takes
+    capsys.readouterr()
+    causes = []
+    for fraction in (0.05, 0.5, 0.8):
+        disk = tmpfs(f"size={int(needed * fraction)}k")
+        (disk / "kept.txt").write_text("here before")
+        code = new_no_run(template_repo, disk / "p")
+        err = capsys.readouterr().err
+        one_error_line(code, err, "")
+        causes.append(error_lines(err)[0])
+        assert os.listdir(disk) == ["kept.txt"], f"left behind at {fraction}: {os.listdir(disk)}"
+    assert any("No space left on device" in c for c in causes), causes
+    assert any("the post-copy setup failed" in c for c in causes), causes
+
+
+# --- errors a script can use (issue 17) ------------------------------------------------------
+
+
+def test_new_json_failure_prints_an_error_object(
+    template_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = new_no_run(template_repo, tmp_path / "d", "--json", "--data", "project_slug=a/b")
+    out, err = capsys.readouterr()
+    assert code == 2
+    document = json.loads(out)
+    assert document["command"] == "new" and document["exit_code"] == 2
+    assert "'project_slug'" in document["error"]
+    assert "error: " in err
+
+
+def test_update_json_failure_prints_an_error_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "plain").mkdir()
+    code = main(["update", str(tmp_path / "plain"), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    document = json.loads(out)
+    assert document == {"command": "update", "error": document["error"], "exit_code": 2}
+    assert document["error"] in err
+
+
+def test_audit_error_goes_to_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """In terminal format too: stdout is the report, and an error is not a report."""
+    code = main(["audit", str(tmp_path / "nonexistent")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out == ""
+    assert "no such directory" in err

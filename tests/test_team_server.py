@@ -370,3 +370,45 @@ def test_the_projects_own_checks_pass(team: Team) -> None:
     tests = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                 cwd=team.project, env=env)  # fmt: skip
     assert " passed" in tests.stdout and "failed" not in tests.stdout
+
+
+@pytest.fixture
+def scratch_server(team: Team) -> Iterator[MlflowServer]:
+    """An empty server on the team's PostgreSQL and bucket, with the engineer's account."""
+    team.pg.createdb("scratch")
+    team.pg.createdb("scratch_auth")
+    settings = {
+        "MLFLOW_BACKEND_STORE_URI": team.pg.uri("scratch"),
+        "MLFLOW_AUTH_DATABASE_URI": team.pg.uri("scratch_auth"),
+        "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{BUCKET}/scratch",
+        "MLFLOW_S3_ENDPOINT_URL": team.s3.endpoint,
+    }
+    with MlflowServer(team.script, settings) as server:
+        server.create_user(*ENGINEER)
+        yield server
+
+
+@pytest.mark.variants
+def test_the_drill_passes_on_a_team_server_project(
+    team: Team, scratch_server: MlflowServer, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """The take-over of a team-setup project, against a scratch server: the team's registry and
+    bucket prefix are left as they were, and the drill refuses to run without the scratch."""
+    env = team.env(UV_FIND_LINKS=str(wheelhouse), MLFLOW_TRACKING_URI=None)
+    # The team's first push (`handover new` leaves the client's bucket alone).
+    run(tool("dvc"), "push", "--quiet", cwd=team.project, env=env)
+    refused = run(tool("handover"), "drill", team.project, cwd=tmp_path, env=env, check=False)
+    assert refused.returncode == 2 and "--tracking-uri" in refused.stderr, refused.stderr
+    versions = team.server.request("GET", "/api/2.0/mlflow/registered-models/search")
+    dvc_keys = team.s3.keys(BUCKET, "dvc")
+    report = tmp_path / "drill.json"
+    result = run(
+        tool("handover"), "drill", team.project, "--tracking-uri", scratch_server.uri,
+        "--report", report, "--workdir", tmp_path, cwd=tmp_path, env=env, check=False,
+        timeout=1500,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-8000:]
+    steps = json.loads(report.read_text())["steps"]
+    assert [s["verdict"] for s in steps] == ["passed"] * len(steps), steps
+    assert team.server.request("GET", "/api/2.0/mlflow/registered-models/search") == versions
+    assert team.s3.keys(BUCKET, "dvc") == dvc_keys

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import iter_files
+from conftest import iter_files, run
 from mlops_handover import __version__
 
 CI = ("github", "gitlab", "none")
@@ -286,3 +286,24 @@ def test_no_generated_file_installs_from_a_url_or_tag_that_does_not_exist(
                 or host.endswith(("acme.example", "example.com", "localhost"))
                 or host in {"127.0.0.1", "0.0.0.0"}
             ), f"{rel} points at {host}"
+
+
+def test_local_env_files_are_ignored_and_the_example_tracked(render) -> None:
+    """A plain `git add -A` commits no .env variant or .envrc (each committed a token before),
+    while the template's own .env.example (the team-server variant ships one) stays tracked."""
+    project = render({"mlflow_tracking": "server"})
+    secrets = [
+        ".env.local",
+        ".envrc",
+        ".env.production",
+        "deploy/mlflow/.env",
+        "deploy/mlflow/.env.local",
+    ]
+    for name in secrets:
+        (project / name).write_text("MLFLOW_TRACKING_TOKEN=tok3n\n")
+    run("git", "init", "-q", cwd=project)
+    run("git", "add", "-A", cwd=project)
+    staged = run("git", "diff", "--cached", "--name-only", cwd=project).stdout.split()
+    assert not set(secrets) & set(staged), set(secrets) & set(staged)
+    assert "deploy/mlflow/.env.example" in staged
+    assert ".gitignore" in staged and ".dvc/.gitignore" in staged

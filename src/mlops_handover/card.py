@@ -23,7 +23,8 @@ import yaml
 from ruamel.yaml.comments import CommentedMap
 
 from mlops_handover.audit.mlflow_store import CHAMPION, TrackingTarget, open_store, sqlite_path
-from mlops_handover.audit.model import Missing, Unavailable
+from mlops_handover.audit.model import Missing, Unavailable, Unreadable
+from mlops_handover.audit.readers import read_text
 from mlops_handover.documents import (
     MODEL_CARD,
     MODEL_CARD_REGIONS,
@@ -342,14 +343,16 @@ def fill_card(
     started = time.monotonic()
     project = Path(project)
     path = project / MODEL_CARD
-    if not path.is_file():
+    try:  # bounded, regular files only: a FIFO or a huge file must not hang the command
+        text = read_text(path, keep_line_endings=True)  # written back as it was
+    except Unreadable as error:
+        raise HandoverError(str(error), 2) from None
+    if text is None:
         raise HandoverError(
             f"no model card at {path}: run in the project's root or pass --project PATH "
             f"(a generated project has {MODEL_CARD}; restore it from git history if deleted).",
             2,
         )
-    with path.open(encoding="utf-8", newline="") as f:  # line endings as they are
-        text = f.read()
     handover = check_card(text, path)
     params = load_params(project)
     name = (

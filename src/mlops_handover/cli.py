@@ -30,9 +30,15 @@ Post-copy tasks (git init, DVC set up, example data, the first commit) need Copi
 handover passes it. Without a git identity the commits are authored by the client technical
 owner from the answers.
 
-exit codes: 0 generated (and the pipeline passed its acceptance gate); 1 the post-copy setup
-or the pipeline failed (the project stays in DEST); 2 bad usage, invalid answers, a refused
-destination, or the generate extra not installed (nothing written).
+Every answer, asked or given with --data (hidden ones too), is checked before anything is
+written: types, formats, names that stay one folder, no credentials in URLs or paths.
+
+exit codes: 0 generated (and the pipeline passed its acceptance gate); 1 DEST cannot be
+written (under a file, a dangling link, read-only, a full disk, a name too long) or the
+post-copy setup failed (what the run created is removed), or the pipeline failed (the
+project stays in DEST); 2 bad usage, invalid answers, a non-empty destination, or the
+generate extra not installed (nothing written). Errors go to stderr as one line; with --json,
+stdout holds {"command", "error", "exit_code"} instead of the result.
 """
 
 EPILOG_CARD = """\
@@ -135,7 +141,8 @@ committed: review with `git diff`, then commit.
 exit codes: 0 updated cleanly, already current, or (--pretend) a clean update is possible;
 1 conflicts to resolve (listed), or (--check) a newer template release exists; 2 bad usage,
 not a git repository, no .copier-answers.yml, a dirty working tree, the template cannot be
-read, or the generate extra not installed (nothing written).
+read, or the generate extra not installed (nothing written). With --json, a failure prints
+{"command", "error", "exit_code"} on stdout (the error on stderr as well).
 """
 
 EPILOG_ADOPT = """\
@@ -435,8 +442,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         select, ignore = _selectors(args.select), _selectors(args.ignore)
         engine.selected_checks(select, ignore)
     except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        raise HandoverError(str(error), 2) from None
     paths = args.paths or ["."]
     many = len(paths) > 1
 
@@ -457,6 +463,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     try:
         if args.format == "terminal":
             text = report.to_terminal(reports, stream=out, show=args.show)
+            if not many and reports[0].error and not args.output:
+                text = ""  # the report would be the error alone: it goes to stderr, below
         else:
             text = report.render(args.format, reports, fail_under)
         out.write(text)
@@ -467,11 +475,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
         for problem in item.problems:
             if args.format != "terminal" or args.output:
                 print(f"{item.path}: config: {problem}", file=sys.stderr)
-    if any(r.error for r in reports):
-        if args.format != "terminal" or args.output:
-            for r in reports:
-                if r.error:
-                    print(f"error: {r.error}", file=sys.stderr)
+    if errors := [r.error for r in reports if r.error]:
+        for error in errors:
+            print(f"error: {error}", file=sys.stderr)
         return 2
     below = [
         r for r in reports
@@ -899,13 +905,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def fail(args: argparse.Namespace, message: str, exit_code: int) -> int:
+    """Report a failure: `error: ...` on stderr and, when the command was asked for JSON, an
+    object {"command", "error", "exit_code"} on stdout, so a script reads a document either way."""
+    print(f"error: {message}", file=sys.stderr)
+    if getattr(args, "json", False) or getattr(args, "format", None) == "json":
+        import json
+
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        document = {"command": command, "error": message, "exit_code": exit_code}
+        print(json.dumps(document, indent=2))
+    return exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except HandoverError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+        return fail(args, str(error), error.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -914,8 +932,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except Exception as error:  # a bug: keep the traceback for the report, exit as documented
         traceback.print_exc()
-        print(f"error: unexpected internal error ({error!r}); please report it", file=sys.stderr)
-        return 2
+        return fail(args, f"unexpected internal error ({error!r}); please report it", 2)
 
 
 if __name__ == "__main__":

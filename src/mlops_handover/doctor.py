@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import subprocess
 import sys
 import threading
 import tomllib
@@ -32,6 +31,8 @@ from mlops_handover import tracking_server
 from mlops_handover.audit.mlflow_store import BUNDLE, CHAMPION, open_store
 from mlops_handover.audit.model import Missing, Unavailable
 from mlops_handover.card import load_params, tracking_target
+from mlops_handover.errors import HandoverError
+from mlops_handover.gitrepo import run_git
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 #: How long a cloud remote may take to say whether it holds the storage.
@@ -183,15 +184,13 @@ def check_environment(project: Path) -> Finding:
 
 
 def _git(project: Path, *args: str) -> str | None:
-    result = subprocess.run(
-        ["git", *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-    )
-    return result.stdout.strip() if result.returncode == 0 else None
+    """git's output, None when it fails; read as an untrusted repository (see `gitrepo`):
+    doctor runs in a clone just taken over."""
+    try:
+        result = run_git(project, *args, trusted=False)
+    except HandoverError:
+        return None
+    return os.fsdecode(result.stdout).strip() if result.returncode == 0 else None
 
 
 def check_git(project: Path) -> Finding:

@@ -11,7 +11,8 @@ promotion and came back for a rollback), not only exit codes.
 Safety: the clone is made in a new temporary folder elsewhere; the clone's pushes go to a
 scratch DVC remote, and MLFLOW_TRACKING_URI is cleared, so the drill never writes to the
 vendor's remote or store. A project that logs to a tracking server needs `--tracking-uri` for
-a scratch server: the drill moves aliases, which must never happen on the team's registry.
+a scratch server: the drill moves aliases, which must never happen on the team's registry; the
+team server's history is copied there first (read from the team server, never written).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from mlops_handover.audit.mlflow_store import CHAMPION, PREVIOUS, open_store
 from mlops_handover.audit.model import Unavailable
 from mlops_handover.card import load_params, tracking_target
 from mlops_handover.errors import HandoverError
+from mlops_handover.gitrepo import run_git
+from mlops_handover.tracking_server import is_server, redact
 
 README, RUNBOOK = "README.md", "docs/runbook.md"
 TAKE_OVER = "Take over this repository"
@@ -41,6 +44,7 @@ TAKE_OVER = "Take over this repository"
 LEAKY = ("VIRTUAL_ENV", "MLFLOW_TRACKING_URI", "PYTHONPATH", "PYTHONHOME", "CONDA_PREFIX")
 STEP_TIMEOUT = 1800
 OUTPUT_TAIL = 60
+SCRATCH = "drill-scratch"
 
 
 @dataclass(frozen=True)
@@ -315,15 +319,47 @@ def verify(
 
 
 def status(clone: Path, env: Mapping[str, str]) -> str:
-    return in_venv(clone, {**env, "GIT_OPTIONAL_LOCKS": "0"}, "git", "status", "--porcelain").stdout
+    """`git status --porcelain` of the clone, read as an untrusted repository (see `gitrepo`)."""
+    result = run_git(clone, "status", "--porcelain", trusted=False, env=env)
+    return os.fsdecode(result.stdout)
 
 
 def _scratch_remote(clone: Path, env: Mapping[str, str], scratch: Path) -> None:
     """From here on the clone pushes to a scratch remote, never to the vendor's storage."""
-    remote = in_venv(clone, env, "dvc", "remote", "default")
-    name = remote.stdout.strip() or "storage"
     scratch.mkdir(parents=True, exist_ok=True)
-    in_venv(clone, env, "dvc", "remote", "modify", "--local", name, "url", str(scratch))
+    # A new local remote made the default in .dvc/config.local: the committed remote keeps its
+    # options (an S3 endpoint, a profile), which a local URL would not accept.
+    added = in_venv(
+        clone, env, "dvc", "remote", "add", "--local", "--default", SCRATCH, str(scratch)
+    )
+    if added.returncode != 0:  # never go on towards a push to the vendor's storage
+        raise HandoverError(f"cannot set the drill's scratch DVC remote: {added.stderr.strip()}")
+
+
+def seed_scratch_server(clone: Path, env: Mapping[str, str], bundle: Path) -> str:
+    """Copy the team server's history into the scratch server, as the client's own server holds
+    it at take-over: exported from the team server (read only), imported with reconciliation.
+    Returns the import's last line."""
+    team = {k: v for k, v in env.items() if k != "MLFLOW_TRACKING_URI"}  # params.yaml's server
+    history = [sys.executable, "-m", "mlops_handover", "history"]
+    for verb, args, environment in (
+        ("export", ["--to", str(bundle)], team),
+        ("import", ["--from", str(bundle)], env),
+    ):
+        done = subprocess.run(
+            [*history, verb, str(clone), *args],
+            env=dict(environment),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=STEP_TIMEOUT,
+        )
+        if done.returncode != 0:
+            raise HandoverError(
+                f"cannot copy the team server's history to the scratch server (`handover history "
+                f"{verb}` exited {done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+            )
+    return (done.stdout.strip().splitlines() or [""])[-1]
 
 
 def drill(
@@ -343,20 +379,19 @@ def drill(
     clone = base / "client" / name
     clone.parent.mkdir(parents=True)
     env = drill_environment(environ, tracking_uri)
-    cloned = subprocess.run(
-        ["git", "clone", "--quiet", repository, str(clone)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    # Hardened (see `gitrepo`): no hook runs, no `ext::` transport; `--`: never an option.
+    source = os.path.abspath(repository) if os.path.exists(repository) else repository
+    clone_args = ("clone", "--quiet", "--", source, str(clone))
+    cloned = run_git(None, *clone_args, env=env, timeout=STEP_TIMEOUT)
     if cloned.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
-        raise HandoverError(f"cannot clone {repository}: {cloned.stderr.strip()}", 2)
-    commit = in_venv(clone, env, "git", "rev-parse", "HEAD").stdout.strip()
+        error = os.fsdecode(cloned.stderr).strip()
+        raise HandoverError(f"cannot clone {repository}: {error}", 2)
+    commit = os.fsdecode(run_git(clone, "rev-parse", "HEAD", trusted=False, env=env).stdout)
+    commit = commit.strip()
     params = load_params(clone)
     uri = str((params.get("mlflow") or {}).get("tracking_uri") or "")
-    if uri.startswith(("http://", "https://")) and not tracking_uri:
+    if is_server(uri) and not tracking_uri:
         shutil.rmtree(base, ignore_errors=True)
         raise HandoverError(
             f"{name} logs to the tracking server {uri}: the drill registers versions and moves "
@@ -368,6 +403,9 @@ def drill(
         repository, commit, str(clone), started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     )
     progress(f"drill: {repository} at {commit[:8]}, cloned into {clone}")
+    if is_server(uri):
+        progress(f"drill: copying the history of {redact(uri)} to the scratch server")
+        progress(f"drill: {seed_scratch_server(clone, env, base / 'team-history')}")
     report.steps = plan_commands(clone)
     total = len(report.steps)
     for number, result in enumerate(report.steps, 1):

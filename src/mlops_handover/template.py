@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -217,34 +216,28 @@ def template_freshness(
         return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src!r})")
     local = is_local(url)
     if local:
-        url = resolve_source(url)
+        url = os.path.abspath(resolve_source(url))  # git runs in a directory of its own
     if offline and not local:
         return TemplateFreshness("unchecked", "freshness not checked (offline)")
     if local and not os.path.exists(url):
         return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src})")
+    from mlops_handover.errors import HandoverError
+    from mlops_handover.gitrepo import run_git
+
     env = {
-        **os.environ,
-        "GIT_TERMINAL_PROMPT": "0",
         "GIT_SSH_COMMAND": f"ssh -o BatchMode=yes -o ConnectTimeout={int(timeout)}",
         "LC_ALL": "C",
-        # an answers file is not trusted: no `ext::` or other command-running transports
-        "GIT_ALLOW_PROTOCOL": "file:git:http:https:ssh",
     }
+    # An answers file is not trusted: hardened git (no `ext::` transport, no hooks), run
+    # outside of any repository (see `gitrepo`), and `--` so that the URL is never an option.
     try:
-        result = subprocess.run(
-            ["git", "ls-remote", "--tags", url],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        result = run_git(None, "ls-remote", "--tags", "--", url, env=env, timeout=timeout)
+    except HandoverError:
         return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src})")
     if result.returncode != 0:
         return TemplateFreshness("unchecked", f"freshness not checked (unreachable: {src})")
     tags: dict[str, str] = {}  # tag -> commit (peeled when annotated)
-    for line in result.stdout.splitlines():
+    for line in os.fsdecode(result.stdout).splitlines():
         sha, _, ref = line.partition("\t")
         if not ref.startswith("refs/tags/"):
             continue

@@ -4,6 +4,10 @@ Copier does the merge (`copier update`, inline conflicts). Around it this module
 Copier leaves to the user (docs/update.md):
 
 - it refuses a dirty working tree, so the update's changes are exactly what `git status` shows;
+- Copier runs in a throw-away worktree and the result is swapped in through a journal, so a
+  kill at any moment leaves the project as it was or, once `recover_update` (the next
+  `handover update`) has run, as updated;
+- a file the update deletes although the user edited it is kept, as a conflict ("removed");
 - it finds every conflict the merge left (unmerged index entries, conflict markers, `*.rej`
   files), because Copier exits 0 even when it leaves them;
 - `pretend` runs the same update in a throw-away clone and reports it, writing nothing here;
@@ -15,12 +19,17 @@ Copier leaves to the user (docs/update.md):
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import os
 import re
+import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +106,12 @@ class UpdateResult:
         if self.conflicts:
             lines.append(f"{len(self.conflicts)} conflict(s) to resolve:")
             lines.extend(f"  {c.path} ({', '.join(c.reasons)})" for c in self.conflicts)
+            if any("removed" in c.reasons for c in self.conflicts):
+                lines.append(
+                    "A `removed` file is one the new version (or a changed answer) no longer "
+                    "renders, which you had edited: it is kept as you had it. Move what you need "
+                    "into the files that replace it, then `git rm` it, or keep it as your own."
+                )
             if self.pretend:
                 lines.append("Nothing was written. Resolving them is part of the real update.")
             else:
@@ -201,34 +216,31 @@ def update_project(
     started = time.monotonic()
     project = Path(path).absolute()
     top = require_repository(project, "update")
-    answers = read_answers(project)
-    if dirty := [entry["path"] for entry in status(top)]:
-        shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
-        raise HandoverError(
-            f"the working tree of {top} has uncommitted changes ({shown}): commit them "
-            "(`git add -A && git commit`) or stash them (`git stash --include-untracked`), "
-            "then run `handover update` again, so that the update's changes are exactly what "
-            "`git diff` shows.",
-            2,
-        )
-    src = template or str(answers["_src_path"])
-    if pretend:
-        with _clone(top, progress) as clone:
-            target = clone / project.relative_to(top)
-            result = _run_update(target, clone, src, dict(data or {}), vcs_ref, progress)
-    else:
-        try:
-            result = _run_update(project, top, src, dict(data or {}), vcs_ref, progress)
-        except BaseException:
-            # The tree was clean: going back to HEAD loses nothing, and a half-applied update
-            # (a migration ran, then an answer was refused) never stays behind.
-            git(top, "reset", "--quiet", "--hard", "HEAD")
-            git(top, "clean", "--quiet", "-fd")
-            raise
-    result.path, result.pretend = str(project), pretend
-    result.version_before = str(answers["_commit"])
-    result.seconds = round(time.monotonic() - started, 2)
-    return result
+    with _update_lock(top):
+        if finished := _recover(project, top, progress):
+            finished.seconds = round(time.monotonic() - started, 2)
+            return finished
+        answers = read_answers(project)
+        if dirty := [entry["path"] for entry in status(top)]:
+            shown = ", ".join(dirty[:8]) + (f" and {len(dirty) - 8} more" if len(dirty) > 8 else "")
+            raise HandoverError(
+                f"the working tree of {top} has uncommitted changes ({shown}): commit them "
+                "(`git add -A && git commit`) or stash them (`git stash --include-untracked`), "
+                "then run `handover update` again, so that the update's changes are exactly what "
+                "`git diff` shows.",
+                2,
+            )
+        src = template or str(answers["_src_path"])
+        if pretend:
+            with _clone(top, progress) as clone:
+                target = clone / project.relative_to(top)
+                result = _run_update(target, clone, src, dict(data or {}), vcs_ref, progress)
+        else:
+            result = _transaction(project, top, src, dict(data or {}), vcs_ref, progress)
+        result.path, result.pretend = str(project), pretend
+        result.version_before = str(answers["_commit"])
+        result.seconds = round(time.monotonic() - started, 2)
+        return result
 
 
 @contextmanager
@@ -254,6 +266,7 @@ def _run_update(
     from copier import VcsRef
     from copier.errors import CopierError, TaskError
 
+    before = read_answers(project)
     with copier_source(src) as template, _template_link(project, template):
         ref = VcsRef.CURRENT if vcs_ref == VcsRef.CURRENT.value else vcs_ref or template.ref
         try:
@@ -278,6 +291,7 @@ def _run_update(
         except (CopierError, ValueError) as error:
             raise HandoverError(f"the update was refused, nothing changed: {error}", 2) from error
         migrations = _migrations(worker)
+        kept = _keep_edited_removals(project, top, template.read, before)
     progress("Looking for conflicts (unmerged entries, markers, *.rej files)")
     after = read_answers(project)
     changes = status(top)
@@ -288,7 +302,9 @@ def _run_update(
         version_after=str(after["_commit"]),
         pretend=False,
         changes=changes,
-        conflicts=find_conflicts(top, [c["path"] for c in changes]),
+        conflicts=sorted(
+            [*find_conflicts(top, [c["path"] for c in changes]), *kept], key=lambda c: c.path
+        ),
         migrations=migrations,
         seconds=0.0,
     )
@@ -317,6 +333,292 @@ def _template_link(project: Path, template: TemplateSource) -> Iterator[None]:
             git(project, "update-index", "--no-skip-worktree", "--", ANSWERS_FILE)
         if template.read != template.record:
             set_src_path(project, template.record)
+
+
+def _keep_edited_removals(
+    project: Path, top: Path, source: str, before: Mapping[str, Any]
+) -> list[Conflict]:
+    """Put back each file the update deleted although the user had edited it, as a conflict.
+
+    Copier deletes what the new version (or a changed answer) no longer renders, edited or
+    not. An edit is a difference from the old version's rendering, so that is rendered again
+    (only when the update deleted something) to tell the two apart.
+    """
+    deleted = [p for p in git(top, "ls-files", "--deleted", "-z").split("\0") if p]
+    if not deleted:
+        return []
+    import copier
+
+    answers = {k: v for k, v in before.items() if not k.startswith("_")}
+    with tempfile.TemporaryDirectory(prefix="handover-old-render-") as tmp:
+        copier.run_copy(
+            source,
+            str(Path(tmp) / project.relative_to(top)),
+            data=answers,
+            defaults=True,
+            vcs_ref=str(before["_commit"]),
+            skip_tasks=True,
+            unsafe=True,
+            quiet=True,
+        )
+        edited = [p for p in deleted if not _renders_as(top, p, Path(tmp) / p)]
+    if edited:
+        git(top, "checkout-index", "--force", "--", *edited)
+    return [Conflict(p, ["removed"]) for p in edited]
+
+
+def _renders_as(top: Path, path: str, rendered: Path) -> bool:
+    """Whether the index holds `path` exactly as the template rendered it (`rendered`)."""
+    if not rendered.is_file() or rendered.is_symlink():
+        return False
+    rendered_id = git(top, "hash-object", "--no-filters", "--", str(rendered))
+    return rendered_id == git(top, "rev-parse", f":{path}")
+
+
+# --- the transaction: stage, journal, swap -----------------------------------------------------
+#
+# The update runs in a throw-away worktree of HEAD (`stage`), never in the project. Then a journal
+# under the git directory, `.git/handover-update/journal.json`, written atomically, records every
+# path the update changes (a sha256 of it before and after) with the new files copied beside it,
+# and the index entries. From then on the update is done: the files and the index are swapped in,
+# path by path, and the journal is deleted. Whoever finds a journal (`recover_update`) undoes a
+# staging one (the project was not touched) and finishes a swapping one.
+
+JOURNAL = "handover-update"
+
+
+@contextmanager
+def _update_lock(top: Path) -> Iterator[None]:
+    """Held for a whole update, recovery included, so that no update settles the journal of
+    one still running; the kernel drops it when its process dies, so it is never stale. The
+    lock is on the git directory itself: taking it writes nothing."""
+    fd = os.open(git(top, "rev-parse", "--absolute-git-dir"), os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HandoverError(
+                f"another `handover update` is running in {top}: wait for it to finish.", 2
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _journal_dir(top: Path) -> Path:
+    """Where this worktree's journal lives (`.git/handover-update`; the per-worktree git
+    directory in a linked worktree)."""
+    return top / git(top, "rev-parse", "--git-path", JOURNAL)
+
+
+def _write_journal(journal: Path, state: dict[str, Any]) -> None:
+    """Replace the journal atomically: a kill leaves the old state or the new one."""
+    part = journal / "journal.json.part"
+    with part.open("w", encoding="utf-8") as handle:
+        json.dump(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(part, journal / "journal.json")
+
+
+def _read_journal(journal: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads((journal / "journal.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _transaction(
+    project: Path,
+    top: Path,
+    src: str,
+    data: dict[str, str],
+    vcs_ref: str | None,
+    progress: Callable[[str], None],
+) -> UpdateResult:
+    """The update, staged in a throw-away worktree of HEAD and swapped in through the journal."""
+    journal = _journal_dir(top)
+    journal.mkdir()  # _recover, under the same lock, left none
+    stage = Path(tempfile.gettempdir()) / f"handover-update-{uuid.uuid4().hex}"
+    _write_journal(journal, {"state": "staging", "stage": str(stage)})
+    try:
+        git(top, "worktree", "add", "--quiet", "--detach", str(stage), "HEAD")
+        result = _run_update(stage / project.relative_to(top), stage, src, data, vcs_ref, progress)
+        result.path, result.version_before = str(project), str(read_answers(project)["_commit"])
+        _stage_swap(top, stage, journal, result)
+    except BaseException:
+        _settle(top, journal)  # undone, or finished if the journal was already written
+        raise
+    return _as_applied(top, result, _settle(top, journal))
+
+
+def _as_applied(top: Path, result: UpdateResult, changed: list[str]) -> UpdateResult:
+    """`result` with the changes and conflicts read from the project itself once the update is
+    in it (a `*.rej` the project ignores is there, not in the stage), plus the removed files
+    kept and the paths `changed` after an interruption."""
+    result.changes = status(top)
+    found = find_conflicts(top, [c["path"] for c in result.changes])
+    found += [c for c in result.conflicts if "removed" in c.reasons]
+    found += [Conflict(p, ["changed since the interrupted update"]) for p in changed]
+    result.conflicts = sorted(found, key=lambda c: c.path)
+    return result
+
+
+def _stage_swap(top: Path, stage: Path, journal: Path, result: UpdateResult) -> None:
+    """Copy the update's files into the journal and write it: the update's point of no return."""
+    out = git(
+        stage, "status", "--porcelain", "-z", "--untracked-files=all", "--ignored", "--no-renames"
+    )
+    paths = sorted({entry[3:] for entry in out.split("\0") if entry})
+    records = []
+    for path in paths:
+        after = _digest(stage / path)
+        if after is not None:
+            copy = journal / "after" / path
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(stage / path, copy, follow_symlinks=False)
+            if not copy.is_symlink():  # on disk before the journal points at it
+                with copy.open("rb") as handle:
+                    os.fsync(handle.fileno())
+        records.append([path, _digest(top / path), after])
+    wanted = set(paths)
+    index = [
+        entry
+        for entry in git(stage, "ls-files", "--stage", "-z").split("\0")
+        if entry and entry.split("\t", 1)[1] in wanted
+    ]
+    _write_journal(
+        journal,
+        {
+            "state": "swapping",
+            "stage": str(stage),
+            "paths": records,
+            "index": index,
+            "result": asdict(result),
+        },
+    )
+
+
+def _digest(path: Path) -> str | None:
+    """What is at `path`: None (nothing), a symlink's target, or a file's sha256."""
+    if path.is_symlink():
+        return "symlink:" + os.readlink(path)
+    if not path.is_file():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _settle(top: Path, journal: Path) -> list[str]:
+    """Finish a swapping journal or undo any other, then delete it and the stage. Returns the
+    paths left as they are because they changed after the interruption (neither before nor
+    after)."""
+    state = _read_journal(journal) or {}
+    changed: list[str] = []
+    if state.get("state") == "swapping":
+        changed = _swap(top, journal, state)
+    if stage := state.get("stage"):
+        with suppress(HandoverError):  # not registered yet, or already removed
+            git(top, "worktree", "remove", "--force", stage)
+        shutil.rmtree(stage, ignore_errors=True)
+    (journal / "journal.json").unlink(missing_ok=True)
+    shutil.rmtree(journal, ignore_errors=True)
+    return changed
+
+
+def _swap(top: Path, journal: Path, state: dict[str, Any]) -> list[str]:
+    """Put each path in its after state, then the index entries; idempotent, so a kill in the
+    middle is finished by running it again."""
+    changed = []
+    # Deletions last: a file the update moves is always somewhere in the tree.
+    for path, before, after in sorted(state["paths"], key=lambda r: r[2] is None):
+        target = top / path
+        now = _digest(target)
+        if now == after:
+            continue
+        if now != before:
+            changed.append(path)
+            continue
+        if after is None:
+            target.unlink()
+            with suppress(OSError):  # directories the update emptied go, as Copier's do
+                for parent in target.parents:
+                    if parent == top:
+                        break
+                    parent.rmdir()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".handover-update")
+        if part.is_symlink() or part.exists():
+            part.unlink()
+        shutil.copy2(journal / "after" / path, part, follow_symlinks=False)
+        os.replace(part, target)
+    swapped = {path for path, _, _ in state["paths"]} - set(changed)
+    zero = "0" * len(git(top, "rev-parse", "HEAD"))
+    lines = [f"0 {zero}\t{path}" for path in sorted(swapped)]
+    lines += [e for e in state["index"] if e.split("\t", 1)[1] in swapped]
+    index_info = "".join(f"{line}\0" for line in lines)
+    git(top, "update-index", "-z", "--index-info", input=os.fsencode(index_info))
+    return changed
+
+
+def recover_update(
+    path: str | Path, progress: Callable[[str], None] = lambda message: None
+) -> UpdateResult | None:
+    """Settle an update that was interrupted in the project at `path` (killed, power lost).
+
+    An update killed before its journal was complete is undone (the project was never
+    touched) and None returned; one killed while swapping is finished, and its result
+    returned. Either way the project ends byte for byte as before or as after the update.
+    Also repairs what an update by an earlier mlops-handover, killed while Copier ran in the
+    project itself, left: `_src_path` naming a deleted throw-away clone, and the answers file
+    hidden from `git status` (`--skip-worktree`). Cheap when there is nothing to settle (four
+    git calls), so every command that works on a project can call it first.
+    """
+    project = Path(path).absolute()
+    try:
+        top = require_repository(project, "update")
+    except HandoverError:
+        return None  # no repository, no update: the calling command says what is wrong
+    with _update_lock(top):
+        return _recover(project, top, progress)
+
+
+def _recover(project: Path, top: Path, progress: Callable[[str], None]) -> UpdateResult | None:
+    """`recover_update`, under the update lock."""
+    _recover_hidden_answers(project, progress)
+    journal = _journal_dir(top)
+    if not journal.exists():
+        return None
+    state = _read_journal(journal) or {}
+    changed = _settle(top, journal)
+    if state.get("state") != "swapping":
+        progress(f"Undid an update of {top} that was interrupted: it is as it was before.")
+        return None
+    result = state["result"]
+    conflicts = [Conflict(**c) for c in result.pop("conflicts")]
+    progress(
+        f"Finished an update of {top} that was interrupted (to template version "
+        f"{result['version_after']}); run `handover update` again once it is committed."
+    )
+    return _as_applied(top, UpdateResult(**result, conflicts=conflicts), changed)
+
+
+def _recover_hidden_answers(project: Path, progress: Callable[[str], None]) -> None:
+    """Undo the answers-file edits an earlier mlops-handover made in the project itself (since
+    the update runs in a stage, it no longer does): the `--skip-worktree` flag and the
+    throw-away `_src_path`, put back as HEAD has it."""
+    if not git(project, "ls-files", "-v", "--", ANSWERS_FILE).startswith("S "):
+        return
+    git(project, "update-index", "--no-skip-worktree", "--", ANSWERS_FILE)
+    committed = yaml.safe_load(git(project, "show", f"HEAD:./{ANSWERS_FILE}")) or {}
+    if (project / ANSWERS_FILE).is_file() and committed.get("_src_path"):
+        set_src_path(project, str(committed["_src_path"]))
+    progress(
+        f"An interrupted update by an earlier mlops-handover left {ANSWERS_FILE} hidden from "
+        f"git with a temporary _src_path: both repaired. `git status` shows anything else it "
+        f"changed; {ABORT}."
+    )
 
 
 def find_conflicts(top: Path, changed: list[str]) -> list[Conflict]:

@@ -39,6 +39,7 @@ from typing import Any
 
 from mlops_handover.audit.fixtures import Context, ProjectFiles, fixture, load_yaml
 from mlops_handover.audit.model import Unavailable
+from mlops_handover.audit.readers import read_bytes, read_text
 
 #: Bytes of data RP106 hashes at most per audit; what is left over is listed as not compared.
 HASH_BUDGET = 512 * 1024 * 1024
@@ -289,12 +290,10 @@ class _IgnoreRules:
     rules: list[tuple[str, re.Pattern[str], bool, bool]] = field(default_factory=list)
 
     def add_file(self, path: Path, base: str) -> None:
-        if not path.is_file():
+        data = read_bytes(path, f"{base}/.dvcignore".lstrip("/"))
+        if data is None:
             return
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return
+        text = data.decode("utf-8", errors="replace")
         for line in text.splitlines():
             line = line.rstrip()
             if not line or line.startswith("#"):
@@ -562,14 +561,8 @@ class DvcProject:
     @cached_property
     def local_config(self) -> configparser.ConfigParser | None:
         """The machine-local `.dvc/config.local` (never committed), None when there is none."""
-        path = self.root / ".dvc" / "config.local"
-        if not path.is_file():
-            return None
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise Unavailable(f".dvc/config.local cannot be read: {error}") from None
-        return self.parse_config(text, ".dvc/config.local")
+        text = read_text(self.root / ".dvc" / "config.local", ".dvc/config.local")
+        return None if text is None else self.parse_config(text, ".dvc/config.local")
 
     @cached_property
     def local_remotes(self) -> dict[str, str]:
@@ -666,13 +659,10 @@ class DvcProject:
         if path in cache:
             return cache[path]
         file = self.root / path
-        if not self._inside(path) or not file.is_file():
+        text = read_text(file, path) if self._inside(path) else None
+        if text is None:
             value = _MISSING
         else:
-            try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                raise Unavailable(f"{path} cannot be read: {error}") from None
             suffix = file.suffix.lower()
             if suffix == ".json":
                 try:

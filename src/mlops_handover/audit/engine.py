@@ -3,7 +3,8 @@
 Scoring (docs/audit.md, "How the level is decided"):
 
 - a check's score is 1 for pass and attested, its value for partial, 0 for fail; n/a, waived
-  and unknown are listed but not scored;
+  and unknown are listed but not scored, so evidence that is there but unreadable fails (it
+  must never raise a level) and only evidence absent by design is unknown;
 - a pillar reaches level L when, over its scored checks of level <= L, no critical check fails
   and the severity-weighted mean is at least the `pass-score` threshold; level 4 also needs every
   level-4 check passed or attested and no critical check unknown;
@@ -32,6 +33,7 @@ from mlops_handover.audit.model import (
     Result,
     Severity,
     Unavailable,
+    Unreadable,
     all_checks,
     failed,
     unknown,
@@ -101,14 +103,17 @@ def selected_checks(select: Sequence[str] = (), ignore: Iterable[str] = ()) -> l
 
 
 def run_check(check: type[Check], context: Context) -> CheckResult:
-    """One check's result; missing evidence and errors inside a check become unknown."""
+    """One check's result. Evidence that is missing, or there but unreadable (corrupt, too
+    large, not a regular file), fails the check with the reason, so it can never raise a level;
+    evidence unavailable by design (offline, a remote store) and errors inside a check are
+    unknown."""
     sources = check.fixtures()
     try:
         kwargs = {name: context.get(name) for name in sources}
         result = check().check(**kwargs)
         if not isinstance(result, Result):
             raise TypeError(f"returned {result!r}, not a Result")
-    except Missing as reason:
+    except (Missing, Unreadable) as reason:
         result = failed(str(reason))
     except Unavailable as reason:
         result = unknown(str(reason))

@@ -2,7 +2,8 @@
 
 A fixture is a function of the audit context registered with `@fixture`; a check names it as
 an argument of `check()`. A fixture that cannot produce its evidence raises `Unavailable` with
-the reason, and every check that asked for it reports unknown with that reason. Fixtures for
+the reason, and every check that asked for it reports unknown with that reason; `Unreadable`
+(evidence there but unreadable) and `Missing` make them fail instead. Fixtures for
 DVC, MLflow and the handover documents live beside the checks that use them.
 """
 
@@ -12,7 +13,6 @@ import bisect
 import functools
 import os
 import re
-import subprocess
 import threading
 import tomllib
 from collections.abc import Callable, Iterable
@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops_handover.audit.config import AuditConfig
-from mlops_handover.audit.model import Unavailable
+from mlops_handover.audit.model import Unavailable, Unreadable
+from mlops_handover.audit.readers import read_text
+from mlops_handover.errors import HandoverError
+from mlops_handover.gitrepo import run_git
 
 #: Network calls (MLflow server, git remotes, GitHub API) give up after this many seconds.
 NETWORK_TIMEOUT = 5.0
@@ -89,22 +92,18 @@ def known_fixtures() -> frozenset[str]:
 
 
 def git_command(root: Path, *args: str, input: str | None = None, check: bool = True) -> str:
-    """Run git in `root`; Unavailable with git's message on failure."""
+    """Run git in `root` as on an untrusted repository (see `gitrepo`); Unavailable with
+    git's message on failure."""
     try:
-        result = subprocess.run(
-            ["git", "-C", str(root), *args],
-            capture_output=True,
-            text=True,
-            input=input,
-            encoding="utf-8",
-            errors="replace",
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+        result = run_git(
+            root, *args, trusted=False, input=None if input is None else input.encode()
         )
-    except OSError as error:
-        raise Unavailable(f"git could not run: {error}") from None
+    except HandoverError as error:
+        raise Unavailable(str(error)) from None
     if check and result.returncode != 0:
-        raise Unavailable(f"git {' '.join(args[:2])} failed: {result.stderr.strip()}")
-    return result.stdout
+        error = result.stderr.decode("utf-8", "replace").strip()
+        raise Unavailable(f"git {' '.join(args[:2])} failed: {error}")
+    return result.stdout.decode("utf-8", "replace")
 
 
 class GitRepo:
@@ -194,8 +193,10 @@ _WALK_SKIP = {".git", ".venv", "venv", "node_modules", "__pycache__", ".mypy_cac
 class ProjectFiles:
     """The files a fresh clone would have: git's tracked files, or the tree without git.
 
-    Reading goes through `text`, `yaml` and `toml`, which raise Unavailable with the reason
-    when a file is missing, unreadable or malformed, so a broken file makes its checks unknown.
+    Reading goes through `text`, `yaml` and `toml` (the safe reader, `readers.read_text`): a
+    file that is there but cannot be read (permission denied, too large, not a regular file, not
+    UTF-8) raises Unreadable, which fails its checks; a tracked file missing from the working
+    tree or a malformed one raises Unavailable, which makes them unknown.
     """
 
     def __init__(self, root: Path, paths: tuple[str, ...], tracked: bool) -> None:
@@ -233,14 +234,14 @@ class ProjectFiles:
         if path not in self._text:
             if path not in self._set:
                 raise Unavailable(f"{path} is not in the repository")
-            try:
-                self._text[path] = (self.root / path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                raise Unavailable(f"{path} cannot be read: {error}") from None
+            text = read_text(self.root / path, path)
+            if text is None:  # tracked, but deleted from the working tree: absent
+                raise Unavailable(f"{path} cannot be read: it is not in the working tree")
+            self._text[path] = text
         return self._text[path]
 
     def read(self, path: str) -> str | None:
-        """The text, or None when the file is absent (unreadable still raises Unavailable)."""
+        """The text, or None when the file is absent (unreadable still raises Unreadable)."""
         return self.text(path) if path in self._set else None
 
     def yaml(self, path: str) -> Any:
@@ -388,6 +389,11 @@ def domains(context: Context) -> Domains:
     client, vendor = list(cfg.client_domains), list(cfg.vendor_domains)
     try:
         data = context.get("answers") or {}
+    except Unreadable:
+        if client and vendor:  # configured: the answers are not needed
+            data = {}
+        else:
+            raise
     except Unavailable:
         data = {}
     if not client and isinstance(data.get("client_email_domain"), str):

@@ -37,7 +37,7 @@ from mlops_handover.audit.fixtures import (
     known_fixtures,
     one_line,
 )
-from mlops_handover.audit.model import Unavailable
+from mlops_handover.audit.model import Unavailable, Unreadable
 
 #: Scaffolds that keep their `[FILL:` markers on purpose: templates to copy, never filled.
 #: Scaffolds on purpose; the review template moved in 0.2.0 and old projects keep the old path.
@@ -461,11 +461,14 @@ class RegistryChampion:
 
 @fixture
 def registry_champion(context: Context) -> RegistryChampion:
-    """The `champion` version's metrics from the `mlflow` fixture; never raises, says why not."""
+    """The `champion` version's metrics from the `mlflow` fixture, or why there are none; raises
+    only Unreadable (a broken store), so a card is never passed unchecked because of it."""
     if "mlflow" not in known_fixtures():
         return RegistryChampion(None, "no MLflow evidence in this audit")
     try:
         champion = context.get("mlflow").champion()
+    except Unreadable:
+        raise
     except Unavailable as reason:
         return RegistryChampion(None, str(reason))
     except Exception as error:  # the card is still checked when the store misbehaves

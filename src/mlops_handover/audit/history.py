@@ -27,7 +27,6 @@ A finding never carries the secret: `Secret.masked` keeps at most a known prefix
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import subprocess
 import threading
@@ -38,6 +37,8 @@ from typing import Any
 
 from mlops_handover.audit.fixtures import Context, fixture
 from mlops_handover.audit.model import Unavailable
+from mlops_handover.errors import HandoverError
+from mlops_handover.gitrepo import git_invocation, run_git
 
 #: Model binaries that belong in DVC or a model registry, never in git.
 MODEL_SUFFIXES = (
@@ -306,22 +307,13 @@ def scan_text(path: str, text: str | bytes) -> list[Secret]:
 
 # --- git plumbing ----------------------------------------------------------------------------
 
-_ENV = {
-    **os.environ,
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_OPTIONAL_LOCKS": "0",
-    "GIT_NO_REPLACE_OBJECTS": "1",
-    "LC_ALL": "C",
-}
-
 
 def _git(root: Path, *args: str, input: bytes | None = None) -> tuple[int, bytes, bytes]:
+    """git run as on an untrusted repository (see `gitrepo`): (exit code, stdout, stderr)."""
     try:
-        result = subprocess.run(
-            ["git", "-C", str(root), *args], input=input, capture_output=True, env=_ENV
-        )
-    except OSError as error:
-        raise Unavailable(f"git could not run: {error}") from None
+        result = run_git(root, *args, trusted=False, input=input)
+    except HandoverError as error:
+        raise Unavailable(str(error)) from None
     return result.returncode, result.stdout, result.stderr
 
 
@@ -613,10 +605,10 @@ class History:
         """(oid, content) of each blob, one at a time: memory stays at one blob, however
         large the history."""
         try:
+            argv, env = git_invocation(self.root, "cat-file", "--batch", trusted=False)
             process = subprocess.Popen(
-                ["git", "-C", str(self.root), "cat-file", "--batch"],
+                argv, cwd=self.root, env=env,
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env=_ENV,
             )  # fmt: skip
         except OSError as error:
             raise Unavailable(f"git could not run: {error}") from None

@@ -20,8 +20,9 @@ versions point at `runs:/<run>/<path>` or a path. A server serves the file throu
 `/model-versions/get-artifact` (or the logged model's artifact endpoint).
 
 Fixtures: `tracking_uri` (where the project says its store is, no I/O) and `mlflow`
-(`TrackingEvidence`; raises Unavailable when there is no store, the server is offline or the
-file is not an MLflow store).
+(`TrackingEvidence`; raises Missing when there is no store, Unavailable when the server is
+offline, Unreadable when the file is not a readable MLflow store: corrupt, empty, not a
+regular file).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -47,7 +49,8 @@ from mlops_handover.audit.fixtures import (
     fixture,
     load_yaml,
 )
-from mlops_handover.audit.model import Missing, Unavailable
+from mlops_handover.audit.model import Missing, Unavailable, Unreadable
+from mlops_handover.audit.readers import check_readable, read_text
 from mlops_handover.tracking_server import redact
 
 CHAMPION = "champion"
@@ -90,7 +93,8 @@ class ModelVersionInfo:
     """One registered model version; `details` fill the run's facts and the MLmodel contract.
 
     `signature` and `input_example` are None when the MLmodel file could not be read
-    (`mlmodel_error` says why), so a check can tell "no signature" from "cannot see".
+    (`mlmodel_error` says why), so a check can tell "no signature" from "cannot see", and
+    `mlmodel_unreadable` tells a file that is there but unreadable from one that is elsewhere.
     """
 
     name: str
@@ -114,6 +118,8 @@ class ModelVersionInfo:
     input_example: bool | None = None
     mlmodel: str | None = None
     mlmodel_error: str | None = None
+    #: The MLmodel file is there but cannot be read (a check fails rather than reports unknown).
+    mlmodel_unreadable: bool = False
 
     @property
     def git_commit(self) -> str | None:
@@ -304,23 +310,38 @@ class SqliteStore(TrackingEvidence):
         super().__init__(target)
         self.path = path
         self.workspace = workspace or "default"
+        check_readable(path, f"the MLflow store {path}")  # a regular file we may open
         try:
             self._db = sqlite3.connect(
                 f"file:{quote(str(path))}?mode=ro", uri=True, timeout=2.0, check_same_thread=False
             )
         except sqlite3.Error as error:
-            raise Unavailable(f"{path} cannot be opened as an SQLite database: {error}") from None
+            raise Unreadable(f"{path} cannot be opened as an SQLite database: {error}") from None
         self._columns: dict[str, frozenset[str]] = {}
+        # quick_check reads every page once (milliseconds for a project's store): corruption
+        # fails every check that reads the store, instead of the queries that happen to hit it.
         try:
+            problems = [str(r[0]) for r in self._db.execute("PRAGMA quick_check(3)")]
             tables = [r[0] for r in self._db.execute("SELECT name FROM sqlite_master")]
         except sqlite3.Error as error:
-            raise Unavailable(f"{path} is not a readable SQLite database: {error}") from None
+            raise self._error(error) from None
+        if problems != ["ok"]:
+            raise Unreadable(
+                f"the MLflow store {path} is corrupt (SQLite quick_check: {'; '.join(problems)})"
+            )
         self._tables = frozenset(str(t) for t in tables)
         if "runs" not in self._tables or "experiments" not in self._tables:
-            raise Unavailable(
-                f"{path} is not an MLflow tracking store (no experiments/runs tables); is "
-                "the tracking URI right?"
+            raise Unreadable(
+                f"{path} is not an MLflow tracking store (no experiments/runs tables): it is "
+                "corrupt or empty, or the tracking URI names another database"
             )
+
+    def _error(self, error: sqlite3.Error) -> Unavailable:
+        """A locked store is unknown (readable once the writer is done); any other SQLite error
+        (not a database, malformed, I/O error) means the store is broken: Unreadable."""
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            return Unavailable(f"the MLflow store {self.path} is locked by a writer: {error}")
+        return Unreadable(f"the MLflow store {self.path} could not be read: {error}")
 
     @cached_property
     def schema_version(self) -> str:
@@ -362,7 +383,9 @@ class SqliteStore(TrackingEvidence):
         try:
             with self._lock:
                 return self._db.execute(sql, params).fetchall()
-        except (sqlite3.Error, ValueError, OverflowError) as error:
+        except sqlite3.Error as error:
+            raise self._error(error) from None
+        except (ValueError, OverflowError) as error:
             raise Unavailable(f"the MLflow store {self.path} could not be read: {error}") from None
 
     def _workspace(self, table: str, alias: str = "") -> tuple[str, tuple[Any, ...]]:
@@ -511,7 +534,8 @@ class SqliteStore(TrackingEvidence):
         return _replace(
             version, run_tags=run_tags, metrics=metrics, datasets=tuple(datasets),
             run_status=run_status, experiment_id=experiment_id, signature=signature,
-            input_example=example, mlmodel=where, mlmodel_error=error,
+            input_example=example, mlmodel=where, mlmodel_error=error and str(error),
+            mlmodel_unreadable=isinstance(error, Unreadable),
         )  # fmt: skip
 
     def run_metrics(self, run_id: str) -> tuple[str, dict[str, float]] | None:
@@ -620,6 +644,8 @@ class SqliteStore(TrackingEvidence):
         return path if path.is_absolute() else self.path.parent / path
 
     def _mlmodel(self, version: ModelVersionInfo):
+        """(signature, input example, path, why not); why not is an Unreadable when the file is
+        there but cannot be read."""
         location, why = self._artifact_dir(version)
         if location is None:
             return None, None, None, why
@@ -643,11 +669,11 @@ class SqliteStore(TrackingEvidence):
             candidates.append(self.path.parent.joinpath(*tail) / "MLmodel")
         for path in candidates:
             try:
-                text = path.read_text(encoding="utf-8")
-            except FileNotFoundError:
+                text = read_text(path)
+            except Unreadable as error:
+                return None, None, str(path), error
+            if text is None:
                 continue
-            except (OSError, UnicodeDecodeError) as error:
-                return None, None, str(path), f"{path} cannot be read: {error}"
             signature, example, error = mlmodel_contract(text, str(path))
             return signature, example, str(path), error
         return (
@@ -1130,7 +1156,7 @@ def tracking_uri(context: Context) -> TrackingTarget:
     if uri := _text(params.get("tracking_uri")):
         candidates.append(("params.yaml mlflow.tracking_uri", uri))
     default = context.root / "mlflow.db"
-    if not candidates and default.is_file():
+    if not candidates and os.path.lexists(default):  # not a regular file: Unreadable, below
         candidates.append(("the default store ./mlflow.db", f"sqlite:///{default}"))
     experiment = _text(config.experiment) or _text(params.get("experiment"))
     model = _text(config.registered_model) or _text(params.get("registered_model"))
@@ -1167,9 +1193,7 @@ def open_store(target: TrackingTarget, root: Path, environ: dict[str, str], offl
     where = f"{redact(uri)} (from {target.source})"
     if scheme in ("sqlite",) or scheme.startswith("sqlite+"):
         path = sqlite_path(uri, root)
-        if path.exists() and not path.is_file():
-            raise Unavailable(f"the MLflow store {path} is not a file (tracking URI {where})")
-        if not path.exists():
+        if not check_readable(path, f"the MLflow store {path} (tracking URI {where})"):
             raise Missing(
                 f"the MLflow store {path} does not exist (tracking URI {where}); run the "
                 "pipeline (`dvc repro`) to create it, or set MLFLOW_TRACKING_URI"
@@ -1247,8 +1271,15 @@ def history_bundle(context: Context) -> HistoryBundle:
     tracked = (context.root / f"{BUNDLE}.dvc").is_file()
     if not (root / "manifest.json").is_file():
         return HistoryBundle(BUNDLE, present=False, tracked=tracked)
+
+    def read_json(path: Path) -> Any:
+        text = read_text(path, str(path.relative_to(context.root)))
+        if text is None:
+            raise ValueError(f"{path.relative_to(context.root)} is missing")
+        return json.loads(text)
+
     try:
-        registry = json.loads((root / "registry.json").read_text(encoding="utf-8")) or {}
+        registry = read_json(root / "registry.json") or {}
         aliases = registry.get("aliases") or {}
         version = aliases.get(CHAMPION)
         run_id = next(
@@ -1261,7 +1292,7 @@ def history_bundle(context: Context) -> HistoryBundle:
         )
         metrics = {}
         if run_id:
-            run = json.loads((root / "runs" / str(run_id) / "run.json").read_text(encoding="utf-8"))
+            run = read_json(root / "runs" / str(run_id) / "run.json")
             metrics = _latest(run.get("metrics"))
     except (OSError, ValueError, AttributeError) as error:
         raise Unavailable(f"{BUNDLE} cannot be read: {error}") from None
@@ -1296,6 +1327,8 @@ def history_handover(context: Context) -> HistoryHandover:
         store: TrackingEvidence = context.get("mlflow")
     except Missing as reason:
         return HistoryHandover(bundle, shown, problem=str(reason), missing=True)
+    except Unreadable:
+        raise  # a broken store fails the check, it does not make it unknown
     except Unavailable as reason:
         return HistoryHandover(bundle, shown, problem=str(reason))
     if not (bundle.present and bundle.champion_run):

@@ -140,12 +140,20 @@ def attested(message: str, *evidence: str) -> Result:
 
 
 class Unavailable(Exception):
-    """Evidence that cannot be had (no git, malformed file, server down): the check is unknown."""
+    """Evidence that cannot be had (no git, malformed file, server down): the check is unknown.
+
+    Its subclasses make the check fail instead: `Missing` and `Unreadable`."""
 
 
 class Missing(Unavailable):
     """Evidence that does not exist at all (no tracking store anywhere): absence is the finding,
     so the checks that need it fail with the reason instead of reporting unknown."""
+
+
+class Unreadable(Unavailable):
+    """Evidence that exists but cannot be read (corrupt, permission denied, too large, not a
+    regular file): the checks that need it fail with the reason, so evidence the audit could
+    not read never raises a level (unknown checks are not scored)."""
 
 
 _REGISTRY: dict[str, type[Check]] = {}

@@ -29,6 +29,7 @@ from mlops_handover.audit.model import (
     Result,
     Severity,
     Unavailable,
+    Unreadable,
     failed,
     not_applicable,
     partial,
@@ -36,6 +37,7 @@ from mlops_handover.audit.model import (
     plural,
     unknown,
 )
+from mlops_handover.audit.readers import read_bytes
 
 RUNBOOKS = (
     "docs/runbook.md",
@@ -125,9 +127,12 @@ def _python_sources(layout: Layout) -> tuple[list[str], list[str]]:
 
 
 def _read(files: ProjectFiles, path: str) -> str:
-    """A tracked file's text; '' when it cannot be read (binary, not UTF-8)."""
+    """A tracked file's text; '' when it is absent from the working tree. Unreadable (not
+    UTF-8, permission denied, too large) propagates and fails the check with the reason."""
     try:
         return files.read(path) or ""
+    except Unreadable:
+        raise
     except Unavailable:
         return ""
 
@@ -174,6 +179,8 @@ def _params_sections(files: ProjectFiles) -> tuple[str | None, set[str], str | N
         return None, set(), None
     try:
         data = files.yaml(path)
+    except Unreadable:
+        raise
     except Unavailable as reason:
         return path, set(), str(reason)
     if not isinstance(data, dict):
@@ -453,6 +460,8 @@ class OP306(Check):
                 evidence.append(path)
                 try:
                     covered |= reader(files, path)
+                except Unreadable:
+                    raise
                 except Unavailable as reason:
                     problems.append(str(reason))
         got = sorted(set(needed) & covered)
@@ -714,6 +723,63 @@ class CQ403(Check):
         if linters or has_hooks:
             return partial(0.5, message, *evidence, locations=location)
         return failed(message, *evidence, locations=location)
+
+
+# --- CQ404 unresolved merges -------------------------------------------------------------------
+
+#: A conflict marker line, as git and Copier write them (`<<<<<<< before updating`).
+_MARKER = re.compile(rb"^(?:<{7}|>{7})(?: |$)", re.MULTILINE)
+#: A fenced code block in Markdown: documentation may show markers as an example.
+_FENCE = re.compile(rb"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
+#: Files are scanned up to this size; a conflict in a larger one is not looked for.
+_MARKER_SCAN_BYTES = 1 << 20
+
+
+class CQ404(Check):
+    """No unfinished merge is in the repository
+
+    A conflict marker (a line starting `<<<<<<<` or `>>>>>>>`) or a `*.rej` file is a merge or a
+    template update nobody finished: the file holds two versions side by side, or a change that
+    was never applied, and the code or configuration does not work as written. `copier update`
+    exits 0 when it leaves them. Fix: in each file listed, keep what is needed between the
+    markers and delete them; apply each `*.rej` by hand and delete it; commit. Then add
+    pre-commit hooks that refuse both: `check-merge-conflict` from `pre-commit-hooks`, and a
+    local hook with `files: '\\.rej$'` and `language: fail`.
+    """
+
+    pillar = Pillar.OPERATE
+    severity = Severity.HIGH
+    level = 2
+
+    def check(self, files: ProjectFiles) -> Result:
+        rejected = files.glob("*.rej")
+        marked, unread = [], 0
+        for path in files:
+            try:
+                data = read_bytes(files.root / path, path, _MARKER_SCAN_BYTES)
+            except Unreadable:
+                unread += 1  # too large, not a regular file: not a finding either way
+                continue
+            if data and path.endswith(".md"):
+                data = _FENCE.sub(b"", data)
+            if data and _MARKER.search(data):
+                marked.append(path)
+        scanned = f"{plural(len(files) - unread, 'file')} scanned" + (
+            f", {unread} not read (larger than 1 MB or not a regular file)" if unread else ""
+        )
+        if not rejected and not marked:
+            return passed(f"no conflict markers and no *.rej files ({scanned})")
+        found = [
+            *(f"{p} (conflict markers)" for p in marked),
+            *(f"{p} (rejected)" for p in rejected),
+        ]
+        return failed(
+            f"{plural(len(found), 'unfinished merge')}: {', '.join(found[:5])}"
+            + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+            + f" ({scanned})",
+            *[*marked, *rejected][:10],
+            locations=tuple((p, None) for p in [*marked, *rejected][:10]),
+        )
 
 
 # --- OW605 bus factor ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ from mlops_handover.audit.model import (
     Result,
     Severity,
     Unavailable,
+    Unreadable,
     failed,
     not_applicable,
     partial,
@@ -927,11 +928,18 @@ def source_files(files: ProjectFiles, prefer_src: bool = True) -> list[str]:
 
 
 def _read_source(files: ProjectFiles, path: str) -> str | None:
+    """The source's text; None when it is absent or over MAX_SOURCE_BYTES (generated code).
+    Unreadable propagates: a source the audit cannot read may hide what a check looks for."""
     try:
         if (files.root / path).stat().st_size > MAX_SOURCE_BYTES:
             return None
+    except OSError:
+        pass  # absent or not allowed: files.text says which
+    try:
         return files.text(path)
-    except (Unavailable, OSError):
+    except Unreadable:
+        raise
+    except Unavailable:
         return None
 
 

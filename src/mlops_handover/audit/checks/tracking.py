@@ -1,8 +1,9 @@
 """Checks on the MLflow tracking store and registry, and on who owns the infrastructure.
 
 The evidence comes from `mlflow_store` (the store read without importing MLflow) and, for the
-DVC remotes, from `dvc`. A store that cannot be read (none yet, offline, server down) makes the
-MLflow checks unknown with the reason.
+DVC remotes, from `dvc`. A store the audit cannot ask (offline, server down) makes the MLflow
+checks unknown with the reason; no store at all, or one that is there but broken (corrupt, not
+an MLflow database, permission denied), makes them fail.
 """
 
 from __future__ import annotations
@@ -256,6 +257,11 @@ class OP305(Check):
             which = f"{name} version {version.version} (the latest; no '{CHAMPION}' alias)"
         else:
             which += f" (version {version.version})"
+        if version.mlmodel_unreadable:
+            return failed(
+                f"the MLmodel of {which} could not be read: {version.mlmodel_error}",
+                mlflow.display_uri,
+            )
         if version.signature is None:
             return unknown(
                 f"the MLmodel of {which} could not be read: {version.mlmodel_error}",
