@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from audit_repos import check_result, commit, git, make_repo
@@ -521,6 +522,42 @@ def test_unauthorised_server(canned, tmp_path: Path) -> None:
     result = check_result(path, "RT206", environ={"MLFLOW_TRACKING_URI": url}, offline=False)
     assert result.outcome is Outcome.UNKNOWN
     assert "refused access (HTTP 401)" in result.result.message
+
+
+class Recording(Canned):
+    """Canned answers, and the Authorization header of every request kept."""
+
+    seen: ClassVar[list[str | None]] = []
+
+    def _reply(self) -> None:
+        type(self).seen.append(self.headers.get("Authorization"))
+        super()._reply()
+
+    do_GET = do_POST = _reply
+
+
+def test_the_auditors_login_goes_only_to_the_server_the_auditor_named(tmp_path: Path) -> None:
+    """A repository under audit names a server in params.yaml: the MLFLOW_TRACKING_* login of
+    whoever audits is not sent there unless MLFLOW_TRACKING_URI names the same server."""
+    handler = type("Handler", (Recording,), {"seen": [], "answer": (401, b"")})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    login = {"MLFLOW_TRACKING_USERNAME": "ana", "MLFLOW_TRACKING_PASSWORD": "s3cret-pw"}
+    try:
+        params = f"mlflow:\n  experiment: e\n  tracking_uri: {url}\n"
+        path = make_repo(tmp_path / "p", {"params.yaml": params})
+        result = check_result(path, "RT206", environ=login, offline=False)
+        assert handler.seen and not any(handler.seen), handler.seen
+        assert result.outcome is Outcome.UNKNOWN
+        assert f"set MLFLOW_TRACKING_URI={url}" in result.result.message, result.result.message
+        handler.seen.clear()
+        named = {**login, "MLFLOW_TRACKING_URI": url + "/"}
+        check_result(path, "RT206", environ=named, offline=False)
+        assert handler.seen and all(h and h.startswith("Basic ") for h in handler.seen)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 json_values = st.recursive(

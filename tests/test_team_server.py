@@ -248,6 +248,9 @@ def missing_bucket_server(team: Team) -> Iterator[MlflowServer]:
 
 
 def audit(team: Team, env: dict[str, str]) -> dict[str, dict]:
+    """The audit as the engineer runs it: MLFLOW_TRACKING_URI names the server the login is
+    for (the audit sends no login to a server only the repository names)."""
+    env = {"MLFLOW_TRACKING_URI": team.server.uri, **env}
     result = run(
         tool("handover"), "audit", "--format", "json", ".", cwd=team.project, env=env, check=False
     )

@@ -254,3 +254,28 @@ def test_the_next_update_finishes_an_interrupted_swap(history: Path, tmp_path: P
     assert {c["path"] for c in result["conflicts"]} == {str(CI)}
     assert "<<<<<<< before updating\nname: Client CI\n" in (project / CI).read_text()
     assert not journal.parent.exists()
+
+
+@pytest.mark.slow
+def test_another_command_in_the_project_settles_an_interrupted_update(
+    history: Path, tmp_path: Path
+) -> None:
+    """A command that writes into the project (here `handover decision new`) first finishes an
+    update killed in its swap, so it never works on a half-updated tree."""
+    project = generate(history, tmp_path / "demo-model", "v0.2.0")
+    journal = project / ".git" / "handover-update" / "journal.json"
+    process = _start(project, tmp_path)
+    _stop_in_swap(process, journal)
+    _kill(process)
+    assert journal.is_file(), "the update was not stopped in its swap"
+
+    made = subprocess.run(
+        [tool("handover"), "decision", "new", "Keep the weekly retrain", "--project", project],
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+    assert made.returncode == 0, made.stderr
+    assert "Finished an update" in made.stderr
+    assert not journal.parent.exists()
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v0.2.1"

@@ -317,8 +317,18 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     return 0
 
 
+def settle_update(project: str) -> None:
+    """Finish or undo an update of `project` that was killed, before a command writes there, so
+    that no command works on a half-updated tree (`handover update` does it itself)."""
+    from mlops_handover.update import recover_update
+
+    recover_update(project, progress_printer())
+
+
 def cmd_card(args: argparse.Namespace) -> int:
     from mlops_handover.card import fill_card
+
+    settle_update(args.project)
 
     result = fill_card(args.project, model=args.model, alias=args.alias, check=args.check)
     if args.json:
@@ -383,6 +393,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_history_export(args: argparse.Namespace) -> int:
     require_generate_extra("history export", ["mlflow"])
+    settle_update(args.project)
     from mlops_handover.history_bundle import export_history
 
     with stdout_to_stderr() if args.json else nullcontext():
@@ -399,6 +410,7 @@ def cmd_history_export(args: argparse.Namespace) -> int:
 
 def cmd_history_import(args: argparse.Namespace) -> int:
     require_generate_extra("history import", ["mlflow"])
+    settle_update(args.project)
     from mlops_handover.history_bundle import import_history
 
     with stdout_to_stderr() if args.json else nullcontext():
@@ -415,6 +427,8 @@ def cmd_history_import(args: argparse.Namespace) -> int:
 
 def cmd_decision_new(args: argparse.Namespace) -> int:
     from mlops_handover.decisions import new_decision
+
+    settle_update(args.project)
 
     record = new_decision(args.title, args.project, status=args.status, date=args.date)
     if args.json:

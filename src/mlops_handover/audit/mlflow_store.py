@@ -697,6 +697,19 @@ class NotFound(Exception):
     """The server answered RESOURCE_DOES_NOT_EXIST (HTTP 404)."""
 
 
+def _origin(uri: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of an http(s) URI, the port made explicit; None for anything else."""
+    try:
+        parts = urlsplit(uri.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
 class ServerStore(TrackingEvidence):
     """An MLflow tracking server, read through its REST API (`/api/2.0/mlflow/`)."""
 
@@ -705,9 +718,16 @@ class ServerStore(TrackingEvidence):
     def __init__(self, target: TrackingTarget, environ: dict[str, str]) -> None:
         super().__init__(target)
         parts = urlsplit(self.uri)
+        # The auditor's login goes only to the server the auditor named: a repository under
+        # audit could name any host in its params.yaml to collect it.
+        named = _origin(environ.get("MLFLOW_TRACKING_URI") or "") == _origin(self.uri)
+        login = environ if named else {}
+        self.withheld = not named and any(
+            environ.get(key) for key in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_TOKEN")
+        )
         # Credentials in the URI itself work too (and are redacted in every message).
-        user = environ.get("MLFLOW_TRACKING_USERNAME") or (unquote(parts.username or "") or None)
-        password = environ.get("MLFLOW_TRACKING_PASSWORD") or unquote(parts.password or "")
+        user = login.get("MLFLOW_TRACKING_USERNAME") or (unquote(parts.username or "") or None)
+        password = login.get("MLFLOW_TRACKING_PASSWORD") or unquote(parts.password or "")
         netloc = parts.hostname or ""
         if parts.port:
             netloc += f":{parts.port}"
@@ -719,7 +739,7 @@ class ServerStore(TrackingEvidence):
         if user:
             token = base64.b64encode(f"{user}:{password}".encode()).decode()
             self.headers["Authorization"] = f"Basic {token}"
-        elif token := environ.get("MLFLOW_TRACKING_TOKEN"):
+        elif token := login.get("MLFLOW_TRACKING_TOKEN"):
             self.headers["Authorization"] = f"Bearer {token}"
         self.insecure = environ.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true"
         self._dead: Unavailable | None = None
@@ -759,10 +779,17 @@ class ServerStore(TrackingEvidence):
             text = _safe_read(error)
             if error.code in (401, 403):
                 who = f"for user {self.user!r}" if self.user else "without a login"
+                fix = (
+                    "your login is sent only to the server MLFLOW_TRACKING_URI names, and "
+                    f"the repository named this one ({self.target.source}): set "
+                    f"MLFLOW_TRACKING_URI={self.display_uri} to let the audit log in there"
+                    if self.withheld
+                    else "set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+                    "MLFLOW_TRACKING_TOKEN) for an account that can read the project"
+                )
                 self._dead = Unavailable(
                     f"the MLflow server {self.display_uri} refused access (HTTP {error.code}) "
-                    f"{who}: set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
-                    "MLFLOW_TRACKING_TOKEN) for an account that can read the project"
+                    f"{who}: {fix}"
                 )
                 raise self._dead from None
             if error.code == 404:
