@@ -496,11 +496,11 @@ def test_ow607_malformed_entry_fails(filled: Path) -> None:
     assert (SIGNOFFS, line) in found.locations
 
 
-def test_ow607_yaml_error_is_unknown_and_no_git_is_unknown(filled: Path, tmp_path: Path) -> None:
+def test_ow607_yaml_error_fails_and_no_git_is_unknown(filled: Path, tmp_path: Path) -> None:
     with (filled / SIGNOFFS).open("a") as f:
         f.write("  - gate: [unclosed\n")
     commit(filled, "broken")
-    assert result(filled, "OW607").outcome is Outcome.UNKNOWN
+    assert result(filled, "OW607").outcome is Outcome.FAIL
     plain = make_repo(tmp_path / "plain", {SIGNOFFS: "signoffs: []\n"}, git_init=False)
     found = result(plain, "OW611")
     assert found.outcome is Outcome.UNKNOWN and "not a git repository" in found.message

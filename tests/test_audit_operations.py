@@ -111,9 +111,9 @@ def test_op303_fails_without_monitoring(tmp_path: Path) -> None:
     assert "no runbook" in result.message
 
 
-def test_op303_malformed_params_is_unknown(tmp_path: Path) -> None:
+def test_op303_malformed_params_fails(tmp_path: Path) -> None:
     result = result_of(tmp_path, "OP303", {"params.yaml": "drift: [unclosed\n"})
-    assert result.outcome is Outcome.UNKNOWN
+    assert result.outcome is Outcome.FAIL
     assert "params.yaml is not valid YAML" in result.message
 
 
@@ -208,9 +208,9 @@ def test_op306_fails_without_configuration(tmp_path: Path) -> None:
     assert result.locations == ((".github/dependabot.yml", None),)
 
 
-def test_op306_malformed_dependabot_is_unknown(tmp_path: Path) -> None:
+def test_op306_malformed_dependabot_fails(tmp_path: Path) -> None:
     files = {"pyproject.toml": PYPROJECT, ".github/dependabot.yml": "updates: {pip\n"}
-    assert result_of(tmp_path, "OP306", files).outcome is Outcome.UNKNOWN
+    assert result_of(tmp_path, "OP306", files).outcome is Outcome.FAIL
 
 
 def test_op306_not_applicable_without_manifests(tmp_path: Path) -> None:
@@ -363,10 +363,10 @@ def test_cq403_fails_without_either(tmp_path: Path) -> None:
     assert result.outcome is Outcome.FAIL
 
 
-def test_cq403_malformed_pre_commit_is_unknown(tmp_path: Path) -> None:
+def test_cq403_malformed_pre_commit_fails(tmp_path: Path) -> None:
     files = {"pyproject.toml": PYPROJECT, ".pre-commit-config.yaml": "repos: [\n"}
     result = result_of(tmp_path, "CQ403", files)
-    assert result.outcome is Outcome.UNKNOWN and ".pre-commit-config.yaml" in result.message
+    assert result.outcome is Outcome.FAIL and ".pre-commit-config.yaml" in result.message
 
 
 # --- OW605 ---------------------------------------------------------------------------------

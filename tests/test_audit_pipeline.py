@@ -215,9 +215,9 @@ def test_rp101_untracked_lock_is_named(tmp_path: Path) -> None:
     assert got.outcome is Outcome.FAIL and "uv.lock" in got.message
 
 
-def test_rp101_malformed_lock_is_unknown(tmp_path: Path) -> None:
+def test_rp101_malformed_lock_fails(tmp_path: Path) -> None:
     got = result(repo(tmp_path, **{"poetry.lock": "[[package]\nname ="}), "RP101")
-    assert got.outcome is Outcome.UNKNOWN and "poetry.lock is not valid TOML" in got.message
+    assert got.outcome is Outcome.FAIL and "poetry.lock is not valid TOML" in got.message
 
 
 # --- RP102 one manager, dev tools apart ------------------------------------------------------
@@ -307,9 +307,9 @@ def test_rp105_outcomes(tmp_path: Path) -> None:
     assert got.outcome is Outcome.PARTIAL and "no evaluation stage" in got.message
 
 
-def test_rp105_malformed_dvc_yaml_is_unknown(tmp_path: Path) -> None:
+def test_rp105_malformed_dvc_yaml_fails(tmp_path: Path) -> None:
     got = result(repo(tmp_path, **{"dvc.yaml": "stages: [a, b"}), "RP105")
-    assert got.outcome is Outcome.UNKNOWN and "dvc.yaml" in got.message
+    assert got.outcome is Outcome.FAIL and "dvc.yaml" in got.message
 
 
 def test_rp105_foreach_stages_match_lock_entries(tmp_path: Path) -> None:

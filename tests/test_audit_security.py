@@ -356,10 +356,10 @@ def test_workflow_checks_are_not_applicable_without_workflows(tmp_path: Path) ->
         assert_outcome(repo, check_id, Outcome.NOT_APPLICABLE)
 
 
-def test_workflow_checks_are_unknown_on_malformed_yaml(tmp_path: Path) -> None:
+def test_workflow_checks_fail_on_malformed_yaml(tmp_path: Path) -> None:
     repo = workflow_repo(tmp_path, "on: [push\njobs: {")
     for check_id in ("SC502", "SC503", "SC504"):
-        message = assert_outcome(repo, check_id, Outcome.UNKNOWN)
+        message = assert_outcome(repo, check_id, Outcome.FAIL)
         assert "w0.yml" in message
 
 
@@ -738,9 +738,9 @@ def test_sc507_fails_on_a_tracked_config_local_and_a_password_uri(tmp_path: Path
     assert "params.yaml:2" in message and PASSWORD not in message
 
 
-def test_sc507_is_unknown_on_a_malformed_dvc_config(tmp_path: Path) -> None:
+def test_sc507_fails_on_a_malformed_dvc_config(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "r", {".dvc/config": "url = s3://no-section\n"})
-    assert "not valid" in assert_outcome(repo, "SC507", Outcome.UNKNOWN)
+    assert "not valid" in assert_outcome(repo, "SC507", Outcome.FAIL)
 
 
 # --- the generated project -----------------------------------------------------------------

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_handover.audit.fixtures import Context, ProjectFiles, fixture, load_yaml
-from mlops_handover.audit.model import Unavailable
+from mlops_handover.audit.model import Unavailable, Unreadable
 from mlops_handover.audit.readers import read_bytes, read_text
 
 #: Bytes of data RP106 hashes at most per audit; what is left over is listed as not compared.
@@ -507,7 +507,7 @@ class DvcProject:
             parser.read_string(text, source=name)
         except configparser.Error as error:
             reason = " ".join(str(error).split())
-            raise Unavailable(f"{name} is not valid as a DVC config: {reason}") from None
+            raise Unreadable(f"{name} is not valid as a DVC config: {reason}") from None
         return parser
 
     @cached_property
@@ -668,12 +668,12 @@ class DvcProject:
                 try:
                     value = json.loads(text)
                 except ValueError as error:
-                    raise Unavailable(f"{path} is not valid JSON: {error}") from None
+                    raise Unreadable(f"{path} is not valid JSON: {error}") from None
             elif suffix == ".toml":
                 try:
                     value = tomllib.loads(text)
                 except tomllib.TOMLDecodeError as error:
-                    raise Unavailable(f"{path} is not valid TOML: {error}") from None
+                    raise Unreadable(f"{path} is not valid TOML: {error}") from None
             elif suffix == ".py":
                 value = None  # not compared (DVC reads Python constants; we do not run code)
             else:

@@ -251,7 +251,7 @@ class ProjectFiles:
         try:
             return tomllib.loads(self.text(path))
         except tomllib.TOMLDecodeError as error:
-            raise Unavailable(f"{path} is not valid TOML: {error}") from None
+            raise Unreadable(f"{path} is not valid TOML: {error}") from None
 
 
 def load_yaml(text: str, name: str) -> Any:
@@ -265,7 +265,7 @@ def load_yaml(text: str, name: str) -> Any:
     try:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as error:
-        raise Unavailable(f"{name} is not valid YAML: {one_line(error)}") from None
+        raise Unreadable(f"{name} is not valid YAML: {one_line(error)}") from None
 
 
 def glob_filter(paths: Iterable[str], *patterns: str) -> list[str]:

@@ -897,7 +897,7 @@ def parse_signoffs(text: str, path: str = SIGNOFFS_PATH, today: dt.date | None =
     try:
         data = load_yaml(text)
     except ValueError as error:
-        raise Unavailable(f"{path} is not valid YAML: {one_line(error)}") from None
+        raise Unreadable(f"{path} is not valid YAML: {one_line(error)}") from None
     today = today or dt.date.today()
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"

@@ -210,7 +210,7 @@ def find_locks(files: ProjectFiles) -> tuple[list[LockFile], list[str]]:
         try:
             data = json.loads(files.text("Pipfile.lock"))
         except ValueError as error:
-            raise Unavailable(f"Pipfile.lock is not valid JSON: {error}") from None
+            raise Unreadable(f"Pipfile.lock is not valid JSON: {error}") from None
         names = set()
         for section in ("default", "develop"):
             group = data.get(section) if isinstance(data, dict) else None
