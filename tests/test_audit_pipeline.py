@@ -107,6 +107,7 @@ name: CI
 on:
   push:
     branches: [main]
+  pull_request:
   workflow_dispatch:
 permissions:
   contents: read
@@ -608,10 +609,38 @@ def test_rt204_outcomes(tmp_path: Path) -> None:
     got = result(repo(tmp_path, "unenforced", **{"dvc.yaml": no_gate}), "RT204")
     assert got.outcome is Outcome.PARTIAL and "nothing enforces the bar" in got.message
     test = "import yaml\nBAR = yaml.safe_load(open('evaluation/acceptance.yaml'))\n"
+    test_job = "  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pytest\n"
+    files = {"dvc.yaml": no_gate, "tests/test_gate.py": test}
     got = result(
-        repo(tmp_path, "bytest", **{"dvc.yaml": no_gate, "tests/test_gate.py": test}), "RT204"
+        repo(tmp_path, "bytest", **files, **{".github/workflows/ci.yml": WORKFLOW + test_job}),
+        "RT204",
     )
     assert got.outcome is Outcome.PASS and "tests/test_gate.py" in got.message
+    assert "run on every pull request by .github/workflows/ci.yml" in got.message
+    # The gate is the test, and CI runs no pytest.
+    got = result(repo(tmp_path, "untested", **files), "RT204")
+    assert got.outcome is Outcome.FAIL and "CI does not run it on pull requests" in got.message
+    # CI that runs the gate only after the change merges, or only under a condition, fails.
+    push_only = WORKFLOW.replace("  pull_request:\n", "")
+    got = result(repo(tmp_path, "push", **{".github/workflows/ci.yml": push_only}), "RT204")
+    assert got.outcome is Outcome.FAIL and "CI does not run it on pull requests" in got.message
+    skipped = WORKFLOW.replace(
+        "      - run: dvc repro --force\n",
+        "      - if: steps.remote.outputs.shared == 'true'\n        run: dvc repro --force\n",
+    )
+    got = result(repo(tmp_path, "if", **{".github/workflows/ci.yml": skipped}), "RT204")
+    assert got.outcome is Outcome.FAIL
+    files = {".github/workflows/ci.yml": skipped + test_job, "tests/test_gate.py": test}
+    assert result(repo(tmp_path, "pytest", **files), "RT204").outcome is Outcome.PASS
+    # A test that names the bar only in a comment is no gate.
+    files["tests/test_gate.py"] = "# reads evaluation/acceptance.yaml\n"
+    assert result(repo(tmp_path, "comment", **files), "RT204").outcome is Outcome.FAIL
+    # GitLab: a job allowed to fail (the generated one exits 77 without the data) is no gate.
+    gitlab = "stages: [pipeline]\npipeline:\n  script:\n    - dvc pull\n    - dvc repro\n"
+    lenient = gitlab.replace("  script:", "  allow_failure:\n    exit_codes: [77]\n  script:")
+    for name, text, outcome in (("gl", gitlab, Outcome.PASS), ("gl77", lenient, Outcome.FAIL)):
+        path = repo(tmp_path, name, drop=(".github/workflows/ci.yml",), **{".gitlab-ci.yml": text})
+        assert result(path, "RT204").outcome is outcome, name
     bare = repo(tmp_path, "bare", drop=("dvc.yaml", "dvc.lock", "evaluation/acceptance.yaml"))
     assert result(bare, "RT204").outcome is Outcome.FAIL
 

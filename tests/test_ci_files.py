@@ -652,6 +652,7 @@ HOOK_PACKAGES = {
     "mixed-line-ending": "pre-commit-hooks",
     "check-jsonschema": "check-jsonschema",
     "handover": "mlops-handover",
+    "pytest": "pytest",
 }
 
 

@@ -279,3 +279,25 @@ def test_another_command_in_the_project_settles_an_interrupted_update(
     assert not journal.parent.exists()
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v0.2.1"
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"zU\n", "is not a mapping of answers"),
+        (b"- _commit: v1\n", "is not a mapping of answers"),
+        (b"_commit: [v1\n", "is not valid YAML"),
+        (b"_commit: 2030-13-01\n", "is not valid YAML"),
+        (b"\xff\xfe_commit: v1\n", "is not UTF-8 text"),
+        (b"_commit: v1\n", "has no _src_path"),
+    ],
+)
+def test_a_damaged_answers_file_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, reason: str
+) -> None:
+    """Found by the fuzz suite: an answers file that is not a mapping was a traceback."""
+    project = make_repo(tmp_path / "p", {".copier-answers.yml": content})
+    assert main(["update", str(project)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and reason in err[-1], err
+    assert "Traceback" not in "\n".join(err)

@@ -161,15 +161,22 @@ def read_answers(project: Path) -> dict[str, Any]:
             "restore it from git history).",
             2,
         )
+    restore = "restore the file from git history (`git log -p -- .copier-answers.yml`)"
     try:
         answers = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise HandoverError(f"{path} is not valid YAML: {error}", 2) from error
+    except UnicodeDecodeError:
+        raise HandoverError(f"{path} is not UTF-8 text: {restore}.", 2) from None
+    # PyYAML also raises ValueError (an impossible date) and RecursionError (deep nesting).
+    except (yaml.YAMLError, ValueError, RecursionError) as error:
+        reason = " ".join(str(error).split())
+        raise HandoverError(f"{path} is not valid YAML ({reason}): {restore}.", 2) from None
+    if not isinstance(answers, dict):
+        raise HandoverError(f"{path} is not a mapping of answers: {restore}.", 2)
     missing = [key for key in ("_src_path", "_commit") if not answers.get(key)]
-    if not isinstance(answers, dict) or missing:
+    if missing:
         raise HandoverError(
-            f"{path} has no {' or '.join(missing) or 'answers'}, so the template and version "
-            "it came from are unknown; restore the file from git history.",
+            f"{path} has no {' or '.join(missing)}, so the template and version it came from "
+            f"are unknown: {restore}.",
             2,
         )
     return answers

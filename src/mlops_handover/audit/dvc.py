@@ -154,7 +154,7 @@ def _mentions(data: Any, needle: str, budget: int = 10_000) -> bool:
 def parse_stage(name: str, data: Any) -> StageSpec:
     """A dvc.yaml stage; Unavailable with the reason when it does not have DVC's shape."""
     if not isinstance(data, dict):
-        raise Unavailable(f"dvc.yaml: stage {name!r} is not a mapping")
+        raise Unreadable(f"dvc.yaml: stage {name!r} is not a mapping")
     generated = "foreach" in data or "matrix" in data
     body = data.get("do") if "foreach" in data else data
     if not isinstance(body, dict):
@@ -588,13 +588,13 @@ class DvcProject:
         if data is None:
             return {}
         if not isinstance(data, dict):
-            raise Unavailable("dvc.yaml is not a mapping")
+            raise Unreadable("dvc.yaml is not a mapping")
         stages = data.get("stages") or {}
         if not isinstance(stages, dict):
-            raise Unavailable("dvc.yaml: `stages:` is not a mapping of stage names")
+            raise Unreadable("dvc.yaml: `stages:` is not a mapping of stage names")
         for name, stage in stages.items():
             if not isinstance(name, str) or not isinstance(stage, dict):
-                raise Unavailable(f"dvc.yaml: stage {name!r} is not a mapping")
+                raise Unreadable(f"dvc.yaml: stage {name!r} is not a mapping")
         return stages
 
     @cached_property
@@ -609,7 +609,7 @@ class DvcProject:
             return None
         data = self.files.yaml("dvc.lock")
         if not isinstance(data, dict):
-            raise Unavailable("dvc.lock is not a mapping (corrupted?)")
+            raise Unreadable("dvc.lock is not a mapping (corrupted?)")
         return data
 
     @cached_property
@@ -622,7 +622,7 @@ class DvcProject:
         if stages is None:
             return {}
         if not isinstance(stages, dict):
-            raise Unavailable("dvc.lock: `stages:` is not a mapping (corrupted?)")
+            raise Unreadable("dvc.lock: `stages:` is not a mapping (corrupted?)")
         for name, entry in stages.items():
             if not isinstance(name, str) or not isinstance(entry, dict):
                 raise Unavailable(f"dvc.lock: entry {name!r} is not a stage mapping")
@@ -631,12 +631,12 @@ class DvcProject:
                 if not isinstance(items, list) or not all(
                     isinstance(i, dict) and isinstance(i.get("path"), str) for i in items
                 ):
-                    raise Unavailable(f"dvc.lock: {name}.{key} is not a list of {{path: ...}}")
+                    raise Unreadable(f"dvc.lock: {name}.{key} is not a list of {{path: ...}}")
             params = entry.get("params") or {}
             if not isinstance(params, dict) or not all(
                 isinstance(f, str) and isinstance(v, dict | None) for f, v in params.items()
             ):
-                raise Unavailable(f"dvc.lock: {name}.params is not a mapping of files")
+                raise Unreadable(f"dvc.lock: {name}.params is not a mapping of files")
         return stages
 
     def lock_entries(self, name: str) -> dict[str, dict]:

@@ -344,7 +344,7 @@ def answers(context: Context) -> dict[str, Any] | None:
         return None
     data = project_files.yaml(".copier-answers.yml")
     if not isinstance(data, dict):
-        raise Unavailable(".copier-answers.yml is not a mapping of answers")
+        raise Unreadable(".copier-answers.yml is not a mapping of answers")
     return data
 
 
@@ -516,6 +516,6 @@ def ci(context: Context) -> tuple[CiWorkflow, ...]:
     if ".gitlab-ci.yml" in project_files:
         data = project_files.yaml(".gitlab-ci.yml")
         if not isinstance(data, dict):
-            raise Unavailable(".gitlab-ci.yml is not a mapping")
+            raise Unreadable(".gitlab-ci.yml is not a mapping")
         workflows.append(_gitlab_pipeline(".gitlab-ci.yml", data))
     return tuple(workflows)

@@ -1159,7 +1159,7 @@ def _params(files: ProjectFiles) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise Unavailable("params.yaml is not a mapping, so its mlflow: settings cannot be read")
+        raise Unreadable("params.yaml is not a mapping, so its mlflow: settings cannot be read")
     section = data.get("mlflow")
     return section if isinstance(section, dict) else {}
 

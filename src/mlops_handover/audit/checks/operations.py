@@ -410,7 +410,7 @@ def _renovate(files: ProjectFiles, path: str) -> set[str]:
         if not managers:
             return everything
         if not isinstance(managers, list):
-            raise Unavailable(f"{path}: enabledManagers is not a list")
+            raise Unreadable(f"{path}: enabledManagers is not a list")
         names = {str(m) for m in managers}
     elif data is None:
         if re.search(r"""["']?enabled["']?\s*:\s*false""", text) and not re.search(

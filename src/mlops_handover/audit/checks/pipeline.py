@@ -7,8 +7,10 @@ ignored. Nothing here runs DVC, pip or the project's code.
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import tokenize
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,7 +191,7 @@ def _toml_packages(files: ProjectFiles, path: str, key: str) -> frozenset[str]:
     data = files.toml(path)
     packages = data.get(key) or []
     if not isinstance(packages, list):
-        raise Unavailable(f"{path}: `{key}` is not a list of packages")
+        raise Unreadable(f"{path}: `{key}` is not a list of packages")
     return frozenset(
         normalize(p["name"])
         for p in packages
@@ -222,7 +224,7 @@ def find_locks(files: ProjectFiles) -> tuple[list[LockFile], list[str]]:
             data = files.yaml(path)
             packages = data.get("package") if isinstance(data, dict) else None
             if not isinstance(packages, list):
-                raise Unavailable(f"{path}: `package` is not a list")
+                raise Unreadable(f"{path}: `package` is not a list")
             names = {
                 normalize(str(p["name"]))
                 for p in packages
@@ -1089,14 +1091,105 @@ def _threshold_files(files: ProjectFiles) -> list[str]:
     return found
 
 
+#: Events that run CI on a proposed change, before it merges.
+_CHANGE_TRIGGERS = frozenset(
+    {"pull_request", "pull_request_target", "merge_request", "merge_group"}
+)
+_TEST_RUN = re.compile(r"\b(pytest|py\.test|tox|nox)\b")
+_PIPELINE_RUN = re.compile(r"\bdvc\s+(repro|exp\s+run)\b")
+#: GitHub `if:` conditions that only say when a failure stops the job: the step still runs.
+_STATUS_ONLY = re.compile(r"^\s*(\$\{\{\s*)?(always|success|!\s*cancelled)\(\)(\s*\}\})?\s*$")
+
+
+def _runs_on_changes(workflow: CiWorkflow) -> bool:
+    """Whether the workflow runs on pull (merge) requests; GitLab without `workflow:` rules runs
+    a pipeline for every push to every branch."""
+    if workflow.triggers & _CHANGE_TRIGGERS:
+        return True
+    data = workflow.data
+    return workflow.provider == "gitlab" and isinstance(data, dict) and "workflow" not in data
+
+
+def _skippable(spec: dict[str, Any]) -> bool:
+    """A GitHub job or step that runs only under a condition, or whose failure is ignored."""
+    ignored = spec.get("continue-on-error", False)
+    condition = spec.get("if")
+    return (ignored is not False and str(ignored).lower() != "false") or (
+        condition is not None and not _STATUS_ONLY.match(str(condition))
+    )
+
+
+def _binding_commands(workflow: CiWorkflow) -> str:
+    """The shell lines that run on every run of the workflow and fail it when they fail: not
+    those of a GitHub job or step with an `if:` (other than a status check) or
+    `continue-on-error`, nor of a GitLab job with `allow_failure` or `when: manual` (the
+    generated GitLab pipeline job exits 77, allowed to fail, when it cannot reach the data)."""
+    data = workflow.data if isinstance(workflow.data, dict) else {}
+    lines: list[str] = []
+    if workflow.provider == "gitlab":
+        for job in workflow.jobs:
+            spec = data.get(job.name)
+            spec = spec if isinstance(spec, dict) else {}
+            if not spec.get("allow_failure") and spec.get("when") != "manual":
+                lines += job.commands
+        return "\n".join(lines)
+    jobs = data.get("jobs")
+    for job in (jobs if isinstance(jobs, dict) else {}).values():
+        if not isinstance(job, dict) or _skippable(job):
+            continue
+        steps = job.get("steps")
+        for step in steps if isinstance(steps, list) else []:
+            if isinstance(step, dict) and "run" in step and not _skippable(step):
+                lines.append(str(step["run"]))
+    return "\n".join(lines)
+
+
+def _names_in_code(files: ProjectFiles, path: str, names: list[str]) -> bool:
+    """Whether a Python file names one of `names` outside its comments: a test that mentions
+    the bar in a comment does not enforce it. The whole text counts when it does not tokenize."""
+    text = _read_source(files, path) or ""
+    if not any(name in text for name in names):
+        return False
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return True
+    code = " ".join(token.string for token in tokens if token.type != tokenize.COMMENT)
+    return any(name in code for name in names)
+
+
+def _pre_commit_gate(files: ProjectFiles) -> str | None:
+    """The id of a pre-commit hook that runs the tests, if any."""
+    path = ".pre-commit-config.yaml"
+    if path not in files:
+        return None
+    try:
+        config = files.yaml(path)
+    except Unreadable:
+        raise
+    except Unavailable:
+        return None
+    repos = config.get("repos") if isinstance(config, dict) else None
+    for repo in repos if isinstance(repos, list) else []:
+        hooks = repo.get("hooks") if isinstance(repo, dict) else None
+        for hook in hooks if isinstance(hooks, list) else []:
+            if isinstance(hook, dict) and _TEST_RUN.search(str(hook.get("entry", ""))):
+                return str(hook.get("id", "?"))
+    return None
+
+
 class RT204(Check):
-    """A client-owned quality gate: evaluation writes metrics, checked against a bar
+    """A client-owned quality gate, run by CI on every pull request
 
     A retrained model should only replace the champion when it meets the client's bar on the
-    client's evaluation data. Let the evaluation stage write metrics (`metrics:` in dvc.yaml),
-    keep the bar in a file the client owns (for example `evaluation/acceptance.yaml` with
-    metric, direction and threshold), and enforce it: the evaluation stage reads the file
-    (list it under `params:` or `deps:`) and fails below the bar, or a test or CI step does.
+    client's evaluation data, and a change that breaks the model should not merge. Let the
+    evaluation stage write metrics (`metrics:` in dvc.yaml), keep the bar in a file the client
+    owns (for example `evaluation/acceptance.yaml` with metric, direction and threshold), and
+    enforce it: the evaluation stage reads the file (list it under `params:` or `deps:`) and
+    fails below the bar, or a test that names the file does. CI must run the gate on every pull
+    request, not only when it can reach the data: a test that trains on a small fixture and
+    asserts the bar, run by an unconditional `pytest` step, or `dvc repro` in a step without an
+    `if:` or `allow_failure`. Without CI, a pre-commit hook that runs the tests counts.
     """
 
     pillar = Pillar.RETRAIN
@@ -1106,19 +1199,28 @@ class RT204(Check):
     def check(self, dvc: DvcProject, files: ProjectFiles, ci: tuple[CiWorkflow, ...]) -> Result:
         writing = [s for s in dvc.specs.values() if any(o.kind == "metric" for o in s.outs)]
         thresholds = _threshold_files(files)
-        enforced_by = []
-        for path in thresholds:
-            for spec in dvc.specs.values():
-                if path in spec.deps or path in spec.params:
-                    enforced_by.append(f"stage {spec.name}")
-            name = path.rsplit("/", 1)[-1]
-            for workflow in ci:
-                if any(name in c for c in workflow.commands):
-                    enforced_by.append(workflow.path)
-            for test in _index(files).tests[:MAX_SOURCE_FILES]:
-                text = _read_source(files, test)
-                if text and name in text:
-                    enforced_by.append(test)
+        names = [path.rsplit("/", 1)[-1] for path in thresholds]
+        stages = [
+            f"stage {spec.name}"
+            for path in thresholds
+            for spec in dvc.specs.values()
+            if path in spec.deps or path in spec.params
+        ]
+        tests = [
+            test
+            for test in _index(files).tests[:MAX_SOURCE_FILES]
+            if names and _names_in_code(files, test, names)
+        ]
+        in_ci = {w.path: _binding_commands(w) for w in ci if _runs_on_changes(w)}
+        on_changes = [
+            path
+            for path, commands in in_ci.items()
+            if any(name in commands for name in names)
+            or (tests and _TEST_RUN.search(commands))
+            or (stages and _PIPELINE_RUN.search(commands))
+        ]
+        steps = [w.path for w in ci if any(name in c for name in names for c in w.commands)]
+        enforced_by = list(dict.fromkeys(stages + steps + tests))
         evaluating = [s for s in writing if s in evaluation_stages(dvc)]
         writing = evaluating or writing
         parts = [
@@ -1128,15 +1230,29 @@ class RT204(Check):
             f"the bar is in {', '.join(thresholds[:3])}"
             if thresholds
             else "no threshold file (such as evaluation/acceptance.yaml)",
-            f"enforced by {', '.join(dict.fromkeys(enforced_by))}"
-            if enforced_by
-            else "nothing enforces the bar",
+            f"enforced by {', '.join(enforced_by)}" if enforced_by else "nothing enforces the bar",
         ]
         score = (bool(writing) + bool(thresholds) + bool(enforced_by)) / 3
         evidence = (["dvc.yaml"] if dvc.specs else []) + thresholds[:3]
-        message = "; ".join(parts)
         if score == 1:
-            return passed(message, *evidence)
+            hook = _pre_commit_gate(files) if tests and not ci else None
+            if on_changes:
+                parts.append(f"run on every pull request by {', '.join(on_changes)}")
+                return passed("; ".join(parts), *evidence, *on_changes)
+            if hook:
+                parts.append(f"no CI, and the pre-commit hook {hook} runs it on every commit")
+                return passed("; ".join(parts), *evidence, ".pre-commit-config.yaml")
+            parts.append(
+                f"but CI does not run it on pull requests ({', '.join(w.path for w in ci)})"
+                if ci
+                else "but no CI runs it on pull requests"
+            )
+            parts.append(
+                "run a test that asserts the bar on a fixture in an unconditional pytest step"
+            )
+            where = ci[0].path if ci else ".github/workflows/ci.yml"
+            return failed("; ".join(parts), *evidence, locations=((where, None),))
+        message = "; ".join(parts)
         locations = (
             (
                 "dvc.yaml" if not writing else (thresholds or ["evaluation/acceptance.yaml"])[0],
