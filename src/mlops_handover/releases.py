@@ -13,7 +13,6 @@ build environment.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -32,19 +31,13 @@ VERSION_FILE = "src/mlops_handover/__init__.py"
 VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.MULTILINE)
 #: The name of the history bundle, in a wheel's `mlops_handover/_template/` and an sdist's root.
 HISTORY = "history.bundle"
-#: git as on a fresh machine: no user or system configuration can change what is cloned,
-#: tagged or bundled, and nothing of the template repository runs (hooks, fsmonitor).
-_ENV = {
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_OPTIONAL_LOCKS": "0",
-}
-_SAFE = ("-c", f"core.hooksPath={os.devnull}", "-c", "core.fsmonitor=false")
 
 
 def _git(repo: Path, *args: str) -> str:
-    return git(repo, *_SAFE, *args, env=_ENV)
+    """git as on a fresh machine (the hardened runner's untrusted mode): no user or system
+    configuration changes what is cloned, tagged or bundled, and nothing of the template
+    repository runs."""
+    return git(repo, *args, trusted=False)
 
 
 @dataclass(frozen=True)
