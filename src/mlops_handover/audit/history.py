@@ -573,10 +573,13 @@ class History:
         for path, lines in candidates.items():
             numbers = sorted(lines)
             if any(b"private key" in lines[n].lower() for n in numbers):
-                # The key's body is on the next lines: read the staged file.
-                _, content, _ = _git(self.root, "cat-file", "blob", f":{path}")
-                found.extend(scan_lines(path, content.split(b"\n"), numbers))
-                continue
+                # The key's body is on the next lines: read the staged file (unless a damaged
+                # index gives no blob, or not the one grep read).
+                code, content, _ = _git(self.root, "cat-file", "blob", f":{path}")
+                staged = content.split(b"\n")
+                if code == 0 and len(staged) > numbers[-1]:
+                    found.extend(scan_lines(path, staged, numbers))
+                    continue
             sparse = [b""] * (numbers[-1] + 1)
             for n in numbers:
                 sparse[n] = lines[n]
