@@ -28,7 +28,7 @@ from conftest import copy_part
 from mlops_handover.releases import VERSION_FILE
 
 REVIEW_OLD = "template/docs/handover/weekly-review-template.md.jinja"
-REVIEW_NEW = "template/docs/handover/reviews/template.md.jinja"
+REVIEW_NEW = "template/docs/handover/reviews/{% if weekly_reviews %}template.md{% endif %}.jinja"
 HANDOVER_README = "template/docs/handover/README.md.jinja"
 CI = "template/{% if ci_provider == 'github' %}.github{% endif %}/workflows/ci.yml.jinja"
 TRAIN = "template/src/{{package_name}}/train.py"

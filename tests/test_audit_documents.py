@@ -550,8 +550,8 @@ def test_ow608_partly_done_is_partial(scaffold: Path) -> None:
         "- [ ] **DIS-03** n/a: the decision was taken before the engagement (see 0003);",
     )
     edit(scaffold, "docs/handover/checklist-1-discovery.md", "- [ ] **DIS-04**", "- [x] **DIS-04**")
-    edit(scaffold, "docs/handover/checklist-1-discovery.md", "tech lead changes it (CODEOWNERS).",
-         "tech lead changes it (CODEOWNERS). n/a")  # fmt: skip
+    edit(scaffold, "docs/handover/checklist-1-discovery.md", "client tech lead (CODEOWNERS).",
+         "client tech lead (CODEOWNERS). n/a")  # fmt: skip
     commit(scaffold, "tick")
     found = result(scaffold, "OW608")
     assert found.outcome is Outcome.PARTIAL
@@ -594,15 +594,15 @@ def test_parse_checklist_items() -> None:
 
 def test_ow609_scaffold_rows_incomplete(scaffold: Path) -> None:
     found = result(scaffold, "OW609")
-    assert found.outcome is Outcome.PARTIAL and "4 of 11 rows incomplete" in found.message
+    assert found.outcome is Outcome.PARTIAL and "3 of 7 rows incomplete" in found.message
 
 
 def test_ow609_row_without_owner(filled: Path) -> None:
-    edit(filled, "docs/handover/ownership.md", "| Documentation: model card, decision log, "
-         "runbook, these handover documents | client |", "| Documentation | |")  # fmt: skip
+    edit(filled, "docs/handover/ownership.md",
+         "| Code, pipeline, tests, CI and documents | client |", "| Code | |")  # fmt: skip
     commit(filled, "edit")
     found = result(filled, "OW609")
-    assert found.outcome is Outcome.PARTIAL and "Documentation (no owner)" in found.message
+    assert found.outcome is Outcome.PARTIAL and "Code (no owner)" in found.message
 
 
 def test_ow609_missing_file_or_table_fails(filled: Path) -> None:
@@ -615,7 +615,8 @@ def test_ow609_missing_file_or_table_fails(filled: Path) -> None:
 
 def test_ow610_scaffold_and_missing(scaffold: Path) -> None:
     found = result(scaffold, "OW610")
-    assert found.outcome is Outcome.PARTIAL and "'Residency' has 9 [FILL: markers" in found.message
+    assert found.outcome is Outcome.PARTIAL
+    assert "'Data inventory' has 6 [FILL: markers" in found.message
     remove(scaffold, "docs/handover/data-governance.md")
     assert result(scaffold, "OW610").outcome is Outcome.FAIL
 

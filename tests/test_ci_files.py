@@ -363,11 +363,13 @@ def test_gitlab_jobs_run_lint_tests_and_the_gated_pipeline(render, name: str) ->
 
 
 def readme_setup(project: Path) -> list[str]:
-    """The generated README's uv setup: the commands before activating the environment."""
+    """The generated README's uv setup ("Take over this repository", step 1), without the
+    activation of the environment that its first line chains."""
     readme = (project / "README.md").read_text(encoding="utf-8")
-    block = readme.split("## Set up", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    block = readme.split("### 1. Set up", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     lines = block.strip().splitlines()
-    return lines[: lines.index("source .venv/bin/activate")]
+    lines[0] = lines[0].removesuffix(" && source .venv/bin/activate")
+    return lines
 
 
 @pytest.mark.parametrize("name", GITHUB)

@@ -115,12 +115,15 @@ def test_documents_render_for_answer_matrix(render, data: dict[str, str]) -> Non
     bar = "<=" if data["primary_metric"] == "rmse" else ">="
     assert f"**{data['primary_metric']} {bar} " in metric_record
     tracking_record = (decisions / SEEDED[1]).read_text()
-    assert ("https://mlflow.acme.example" in tracking_record) == (
-        data["mlflow_tracking"] == "server"
-    )
+    # The record names the choice; the store's address is a setting, in params.yaml only.
+    title = next(line for line in tracking_record.splitlines() if line.startswith("# "))
+    assert ("tracking server" in title) == (data["mlflow_tracking"] == "server")
+    assert "https://mlflow.acme.example" not in tracking_record
+    assert "`params.yaml`" in tracking_record
 
     runbook = (project / "docs" / "runbook.md").read_text()
-    assert headings(runbook, 2)[:6] == [
+    assert headings(runbook, 2)[:7] == [
+        "Set up",
         "Reproduce",
         "Retrain",
         "Promote",

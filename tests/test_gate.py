@@ -9,6 +9,7 @@ and CI run.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -21,11 +22,11 @@ import yaml
 from audit_repos import check_result
 from github_steps import action, run_job
 
-from conftest import BIN, project_env, run
+from conftest import BIN, project_env, run, tool
 from mlops_handover.audit.model import Outcome
 
 GATE_TEST = Path("tests/test_gate.py")
-BROKEN = "the model misses the client's bar in evaluation/acceptance.yaml"
+BROKEN = "the model misses the client's bar"
 #: (answers, the parameter line of params.yaml, the same line for a model that learns little)
 TASKS = {
     "classification": ({}, "  C: 1.0\n", "  C: 0.0001\n"),
@@ -58,14 +59,14 @@ def test_each_task_gets_the_gate_test_reading_the_bar(render, task: str) -> None
     answers = {**TASKS[task][0], "acceptance_threshold": 0.3125}
     project = render(answers)
     text = (project / GATE_TEST).read_text(encoding="utf-8")
-    # Both tests take the `acceptance` fixture, and the bar test applies the gate's own rule.
-    assert text.count("acceptance: dict[str, Any]") == 2
-    assert "metrics.passes(value, threshold, direction)" in text
+    # Both tests take the `bar` fixture and apply the evaluate stage's gate (MLflow's own).
+    assert text.count("bar: Acceptance") == 2
+    assert "gate.meets_bar(" in text and "gate.beats(" in text
     assert "0.3125" not in text, "the bar is read from acceptance.yaml, never restated"
     conftest = (project / "tests/conftest.py").read_text(encoding="utf-8")
-    assert "config.load_yaml(ROOT / config.ACCEPTANCE_FILE)" in conftest
-    config = (project / "src/demo_model/config.py").read_text(encoding="utf-8")
-    assert 'ACCEPTANCE_FILE = Path("evaluation/acceptance.yaml")' in config
+    assert 'Acceptance.load(ROOT / "evaluation/acceptance.yaml")' in conftest
+    gate = (project / "src/demo_model/gate.py").read_text(encoding="utf-8")
+    assert "mlflow.validate_evaluation_results(" in gate and "MetricThreshold(" in gate
     assert yaml.safe_load((project / "evaluation/acceptance.yaml").read_text())["threshold"] == (
         0.3125
     )
@@ -82,7 +83,7 @@ def test_without_ci_pre_commit_runs_the_gate(render) -> None:
     }
     gate = hooks["acceptance-gate"]
     assert gate["entry"] == "pytest -q tests/test_gate.py" and gate["pass_filenames"] is False
-    for changed in ("src/demo_model/train.py", "params.yaml", "evaluation/acceptance.yaml"):
+    for changed in ("src/demo_model/model.py", "params.yaml", "evaluation/acceptance.yaml"):
         assert re.search(gate["files"], changed), changed
     with_ci = yaml.safe_load((render(name="github") / ".pre-commit-config.yaml").read_text())
     assert "acceptance-gate" not in {h["id"] for r in with_ci["repos"] for h in r["hooks"]}
@@ -139,7 +140,7 @@ def test_a_broken_model_fails_the_projects_pytest(generate, task: str) -> None:
 
     # The labels shuffled before fitting: the model learns nothing.
     train = project / "src/demo_model/train.py"
-    fitted = "    features, target = split_features(frame)\n"
+    fitted = "    features, target = features_and_target(frame, settings.data)\n"
     edit(train, fitted, fitted + "    target = target.sample(frac=1, random_state=0).to_numpy()\n")
     failing = pytest_in(project, "tests/test_gate.py")
     assert failing.returncode == 1, failing.stdout[-4000:]
@@ -188,3 +189,70 @@ def test_the_ci_jobs_fail_on_a_broken_model_with_the_local_remote(generate, tmp_
         last = weak[job].steps[-1]
         assert last.name.startswith(step) and BROKEN in last.output, weak[job].report()
     assert "ran on the fixture" not in weak["pipeline"].summary
+
+
+# --- one place to change the model, one home per setting (issue 18, items 2 and 3) -------------
+
+#: Words of classification code; a regression project holds none of them.
+CLASSIFICATION_WORDS = re.compile(
+    r"classif|positive_label|predict_proba|decision_function|roc_auc|\bf1\b|precision|recall"
+    r"|accuracy|LogisticRegression|confusion"
+)
+
+
+def test_a_regression_project_has_no_classification_code(render) -> None:
+    project = render({"ml_task": "regression", "primary_metric": "rmse"})
+    code = [*project.glob("src/**/*.py"), *project.glob("tests/*.py")]
+    assert {p.name for p in project.glob("src/demo_model/*.py")} >= {"model.py", "metrics.py"}
+    found = {
+        f"{path.relative_to(project)}: {match.group(0)}"
+        for path in code
+        for match in CLASSIFICATION_WORDS.finditer(path.read_text(encoding="utf-8"))
+    }
+    assert not found, sorted(found)
+    assert "Ridge(" in (project / "src/demo_model/model.py").read_text(encoding="utf-8")
+
+
+def test_the_classification_project_offers_precision_and_recall(render) -> None:
+    metrics = (render() / "src/demo_model/metrics.py").read_text(encoding="utf-8")
+    for name in ("f1", "precision", "recall", "accuracy", "roc_auc"):
+        assert f'"{name}": Metric(' in metrics, name
+
+
+@pytest.mark.slow
+def test_recall_and_precision_bars_one_home_for_the_bar_and_a_swapped_estimator(generate) -> None:
+    """`--data primary_metric=recall` works, then precision; the bar's number is in no tracked
+    file but acceptance.yaml, the answers file and dvc.lock (its parameters); and another
+    scikit-learn classifier, one without predict_proba, is a change to model.py only: evaluate,
+    the gate, the registry and the project's tests take it."""
+    project = generate({"primary_metric": "recall", "acceptance_threshold": 0.8765})
+    env = project_env(project)
+
+    def repro(expected: str) -> None:
+        done = run(tool("dvc"), "repro", cwd=project, env=env, check=False)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert expected in done.stdout, done.stdout[-3000:]
+
+    repro("evaluate: ACCEPTED demo-model version 1: recall = ")
+    run("git", "add", "-A", cwd=project)
+    run("git", "commit", "-qm", "the first model", cwd=project)
+    tracked = run("git", "grep", "-l", "-F", "0.8765", cwd=project, check=False).stdout
+    assert set(tracked.split()) == {".copier-answers.yml", "dvc.lock", "evaluation/acceptance.yaml"}
+
+    model = project / "src/demo_model/model.py"
+    edit(model, "from sklearn.linear_model import LogisticRegression\n", "")
+    edit(model, "from sklearn.pipeline", "from sklearn.svm import LinearSVC\nfrom sklearn.pipeline")
+    edit(model, "LogisticRegression(**hyperparameters)", "LinearSVC(**hyperparameters)")
+    changed = run("git", "status", "--porcelain", cwd=project).stdout.splitlines()
+    assert changed == [" M src/demo_model/model.py"]
+    repro("evaluate: ACCEPTED demo-model version 2: recall = ")
+    metrics = json.loads((project / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["roc_auc"] > 0.9, metrics  # from the decision function: no probabilities
+    run("git", "commit", "-qam", "a linear SVM", cwd=project)
+
+    edit(project / "evaluation/acceptance.yaml", "metric: recall", "metric: precision")
+    repro("precision = ")
+    tests = pytest_in(
+        project, "tests/test_gate.py", "tests/test_model.py", "tests/test_acceptance.py"
+    )
+    assert tests.returncode == 0, tests.stdout[-4000:]

@@ -93,14 +93,15 @@ def test_readme_setup_gives_handover_and_the_hooks(
     assert re.search(r"handover audit.*Passed", hooks.stdout), hooks.stdout
 
 
-def test_readme_pip_fallback_gives_the_same_environment(
+def test_runbook_pip_fallback_gives_the_same_environment(
     generated: Path, wheelhouse: Path, tmp_path: Path
 ) -> None:
-    """The README's setup without uv: pip installs the same lock, `handover` included."""
+    """The runbook's setup without uv: pip installs the same lock, `handover` included."""
     project = tmp_path / "demo-model"
     shutil.copytree(generated, project, symlinks=True)
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    block = readme.split("Without uv, pip", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    runbook = (project / "docs/runbook.md").read_text(encoding="utf-8")
+    # A `sh` block: the runbook's tests and the drill run only its `bash` blocks.
+    block = runbook.split("Without uv, pip", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
     env = setup_env(wheelhouse)
     for command in block.strip().splitlines():
         run("bash", "-c", command, cwd=project, env=env, timeout=1200)

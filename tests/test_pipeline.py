@@ -7,6 +7,7 @@ the project's tools with this interpreter's packages, as a client would after `p
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_regression_project_pipeline(generate) -> None:
     assert_run_is_traceable(project, "progression")
     dvc_yaml = yaml.safe_load((project / "dvc.yaml").read_text())
     (plot,) = dvc_yaml["stages"]["evaluate"]["plots"]
-    assert plot["plots/predictions.csv"]["template"] == "scatter"
+    assert plot["${outputs.predictions}"]["template"] == "scatter"
 
 
 def test_pipeline_fails_below_the_bar_and_promotes_nothing(generate) -> None:
@@ -175,9 +176,10 @@ def test_off_the_main_line_a_passing_version_is_not_promoted(generate) -> None:
     assert aliases(client) == {"champion": 1}
 
     registry = [sys.executable, "-m", "demo_model.registry"]
-    status = run(*registry, "status", cwd=project, env=env).stdout
-    assert "working tree: models/train.json describes version 2" in status
-    assert "or make version 2 'champion': `python -m demo_model.registry promote 2`" in status
+    doctor = run(tool("handover"), "doctor", "--json", cwd=project, env=env, check=False).stdout
+    (tree,) = [f for f in json.loads(doctor)["findings"] if f["item"] == "working tree"]
+    assert tree["detail"].startswith("models/train.json describes version 2"), tree
+    assert "python -m demo_model.registry promote 2" in tree["fix"], tree
     run("git", "commit", "-qam", "C = 0.5", cwd=project, env=env)
     promoted = run(*registry, "promote", "latest", cwd=project, env=env).stdout
     assert "'champion' -> version 2" in promoted

@@ -29,7 +29,8 @@ def test_every_migration_has_its_script_a_release_and_a_changelog_line() -> None
     for migration in migrations:
         version = Version(migration["version"])
         assert version <= Version(__version__), f"migration {version} is for an unreleased version"
-        script = migration["command"][-1].replace("{{ _copier_conf.src_path }}/", "")
+        (script,) = [c for c in migration["command"] if c.endswith(".py")]
+        script = script.replace("{{ _copier_conf.src_path }}/", "")
         assert (ROOT / script).is_file(), script
         assert "_stage" in migration["when"], "say the stage: Copier's default is 'after'"
         assert f"**Migration {version}**" in CHANGELOG, f"CHANGELOG does not announce {version}"

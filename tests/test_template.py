@@ -220,7 +220,7 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 def test_handover_source_is_one_answer_for_pyproject_lock_and_readme(
     render, source: str, requirement: str, lock_line: str, option: str
 ) -> None:
-    """The development extra, the lock and the README's relock command follow the answer."""
+    """The development extra, the lock and the runbook's relock command follow the answer."""
     project = render({"handover_source": source})
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert requirement in pyproject["project"]["optional-dependencies"]["dev"]
@@ -228,10 +228,10 @@ def test_handover_source_is_one_answer_for_pyproject_lock_and_readme(
     assert lock.count(lock_line) == 1
     options = [line for line in lock if line.startswith("--")]
     assert options == ([option] if option else [])
-    readme = (project / "README.md").read_text()
-    relock = next(line for line in readme.splitlines() if line.startswith("uv pip compile"))
+    runbook = (project / "docs/runbook.md").read_text()
+    relock = next(line for line in runbook.splitlines() if line.startswith("uv pip compile"))
     header = next(line for line in lock if line.startswith("#    uv pip compile"))
-    assert relock == header.removeprefix("#    "), "README and lock header give one command"
+    assert relock == header.removeprefix("#    "), "runbook and lock header give one command"
     if option:
         assert f" {option} --emit-" in relock
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())

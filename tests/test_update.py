@@ -46,8 +46,16 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def generate(history: Path, dest: Path, version: str) -> Path:
     """`handover new --no-run` at a template version, post-copy task included (git, DVC,
-    commit); the version is a release by the rule, the history has no tag."""
-    create_project(dest, defaults=True, vcs_ref=version, run=False, template=str(history))
+    commit); the version is a release by the rule, the history has no tag. The projects keep
+    a weekly review template (`weekly_reviews`), the file the 0.2.0 migration moves."""
+    create_project(
+        dest,
+        {"weekly_reviews": True},
+        defaults=True,
+        vcs_ref=version,
+        run=False,
+        template=str(history),
+    )
     return dest
 
 
@@ -388,3 +396,67 @@ def test_refused_answer_after_a_migration_leaves_the_project_as_it_was(
     assert worktree(project) == before
     assert git(project, "status", "--porcelain") == ""
     assert git(project, "rev-parse", "HEAD") == head
+
+
+@pytest.fixture(scope="module")
+def this_history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This repository's own history (a clone, tagless as CI's is) with the working tree's
+    template committed on top, so its newest release is the template under test."""
+    from conftest import ROOT, TEMPLATE_PARTS, copy_part
+
+    clone = tmp_path_factory.mktemp("this") / "mlops-handover"
+    run("git", "clone", "-q", "--no-tags", ROOT, clone, cwd=clone.parent)
+    for part in TEMPLATE_PARTS:
+        run("git", "rm", "-rq", "--ignore-unmatch", part, cwd=clone)
+        copy_part(part, clone)
+    ident = ["-c", "user.name=Template", "-c", "user.email=template@example.invalid"]
+    run("git", "add", "-A", cwd=clone)
+    run("git", *ident, "commit", "-qm", "the working tree", "--allow-empty", cwd=clone)
+    return clone
+
+
+@pytest.mark.slow
+def test_a_0_3_0_project_moves_its_estimator_to_model_py(
+    this_history: Path, tmp_path: Path
+) -> None:
+    """A client who changed the estimator in train.py and a parameter in params.yaml updates to
+    the layout with model.py: both edits survive, without a conflict to resolve."""
+    import copier
+
+    project = tmp_path / "churn"
+    with tagged_clone(this_history) as tagged:
+        copier.run_copy(
+            str(tagged), str(project), vcs_ref="v0.3.0", defaults=True, unsafe=True, quiet=True
+        )
+    answers = project / ".copier-answers.yml"
+    answers.write_text(
+        answers.read_text().replace(f"_src_path: {tagged}", f"_src_path: {this_history}")
+    )
+    train, params = project / TRAIN, project / "params.yaml"
+    train.write_text(
+        train.read_text().replace(
+            "LogisticRegression(**hyperparameters)",
+            'LogisticRegression(class_weight="balanced", **hyperparameters)',
+        )
+    )
+    params.write_text(params.read_text().replace("  C: 1.0\n", "  C: 0.5\n"))
+    run("git", "commit", "-qam", "the client's model", cwd=project)
+
+    result = update_project(project)
+    assert result.clean, result
+    assert {m["version"] for m in result.migrations} == {"v0.5.0"}
+    model = (project / "src/demo_model/model.py").read_text()
+    assert 'LogisticRegression(class_weight="balanced", **hyperparameters)' in model
+    assert "build_model" not in (project / TRAIN).read_text()
+    assert "  C: 0.5\n" in params.read_text() and "task:" not in params.read_text()
+    assert not (project / "src/demo_model/config.py").exists()
+    assert (project / "docs/handover/reviews/template.md").is_file(), "0.3.0 had it"
+    built = run(
+        sys.executable,
+        "-c",
+        "from demo_model import model; from demo_model.settings import Settings; "
+        "print(model.build(**Settings.load().train).get_params()['model__class_weight'])",
+        cwd=project,
+        env=project_env(project),
+    )
+    assert built.stdout.strip() == "balanced"

@@ -2,4 +2,4 @@
 
 #: The package version; pyproject.toml reads it from here (hatch), so there is one source.
 #: A literal, not importlib.metadata, which costs ~60 ms on every `handover` start.
-__version__ = "0.4.0"
+__version__ = "0.5.0"

@@ -3,7 +3,8 @@
 A client engineer's first hour on a received repository goes to things the repository cannot
 say by itself: the wrong Python, an environment that drifted from the lock, a DVC remote that
 names a folder of the vendor's machine, data never pulled, an MLflow store that is empty because
-the history was not imported, a tracking server that refuses the login. The doctor checks each
+the history was not imported, a tracking server that refuses the login, a working tree whose
+models/train.json describes another version than the one serving loads. The doctor checks each
 in seconds, without training anything and without changing a file, and names the command that
 fixes it. It reads the MLflow store with the audit's reader (no MLflow import) and asks a
 tracking server the three questions of `tracking_server.check`.
@@ -28,7 +29,14 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from mlops_handover import tracking_server
-from mlops_handover.audit.mlflow_store import BUNDLE, CHAMPION, open_store
+from mlops_handover.audit.mlflow_store import (
+    BUNDLE,
+    CHAMPION,
+    SOURCE_RUN_TAG,
+    ModelVersionInfo,
+    TrackingEvidence,
+    open_store,
+)
 from mlops_handover.audit.model import Missing, Unavailable
 from mlops_handover.card import load_params, tracking_target
 from mlops_handover.errors import HandoverError
@@ -38,6 +46,15 @@ OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 #: How long a cloud remote may take to say whether it holds the storage.
 REMOTE_TIMEOUT = 20.0
 LOCK_FILE = "requirements.lock"
+WORKING_TREE = "working tree"
+#: Where the train stage writes the run id and version it registered (params.yaml
+#: `outputs.model_info` moves it); each commit's copy names the model of that commit.
+MODEL_INFO = "models/train.json"
+#: Model-version tags the generated pipeline and `handover history import` set.
+ACCEPTANCE_TAG, PASSED = "acceptance", "passed"
+COMMIT_TAG = "git.commit"  # the commit the version was trained at (a DVC experiment's baseline)
+EXPERIMENT_TAG = "dvc.exp_name"  # the DVC experiment that trained it, if one did
+SOURCE_VERSION_TAG = "handover.source_version"  # its number in the store it was imported from
 
 
 @dataclass(frozen=True)
@@ -303,7 +320,7 @@ def check_dvc_remote(project: Path) -> Finding:
             FAIL,
             f"{shown}: cannot be read ({type(error).__name__}: {str(error)[:200]})",
             f"give this clone the remote's credentials: dvc remote modify --local {name} ... "
-            'or the provider\'s environment variables (README.md, "Get the data")',
+            'or the provider\'s environment variables (docs/runbook.md, "Set up")',
         )
     if there is None:
         return Finding(
@@ -365,14 +382,27 @@ def check_data(project: Path) -> Finding:
 # --- MLflow ----------------------------------------------------------------------------------
 
 
+def package_name(project: Path) -> str:
+    """The generated package (the folder of src/ that holds registry.py), else `<package>`."""
+    found = sorted(p.parent.name for p in (project / "src").glob("*/registry.py"))
+    if len(found) == 1:
+        return found[0]
+    name = str(_pyproject(project).get("project", {}).get("name", ""))
+    module = canonicalize_name(name).replace("-", "_") if name else ""
+    return module if module and module in found else "<package>"
+
+
 def check_mlflow(project: Path, environ: Mapping[str, str]) -> list[Finding]:
-    """The store the pipeline logs to: present, and what it holds; a server: can it take runs."""
+    """The store the pipeline logs to: present, and what it holds; a server: can it take runs;
+    and whether the working tree describes its champion (`check_working_tree`)."""
     params = load_params(project)
     mlflow = params.get("mlflow") or {}
     name = str(mlflow.get("registered_model") or "")
-    target = tracking_target(project, params, name)
+    target = tracking_target(project, params, name, environ)
     uri = str(target.uri)
+    package = package_name(project)
     findings: list[Finding] = []
+    no_store = Finding(WORKING_TREE, SKIP, f"no MLflow store to compare {model_info(params)} with")
     if tracking_server.is_server(uri):
         try:
             answer = tracking_server.check(uri, environ)
@@ -383,7 +413,8 @@ def check_mlflow(project: Path, environ: Mapping[str, str]) -> list[Finding]:
                     FAIL,
                     str(problem),
                     "see the message; `handover doctor` again after",
-                )
+                ),
+                no_store,
             ]
         findings.append(Finding("tracking server", OK, answer))
     else:
@@ -411,10 +442,10 @@ def check_mlflow(project: Path, environ: Mapping[str, str]) -> list[Finding]:
                 else "dvc repro (the pipeline's first runs)",
             )
         )
-        return findings
+        return [*findings, no_store]
     except Unavailable as error:
         findings.append(Finding("mlflow store", FAIL, str(error), "see the message"))
-        return findings
+        return [*findings, no_store]
     shown = tracking_server.redact(uri)
     if model is None:
         findings.append(
@@ -425,7 +456,7 @@ def check_mlflow(project: Path, environ: Mapping[str, str]) -> list[Finding]:
                 "handover history import (the vendor's history), or dvc repro (new runs)",
             )
         )
-        return findings
+        return [*findings, no_store]
     versions = store.versions(name)
     champion = model.aliases.get(CHAMPION)
     holds = f"'{CHAMPION}' = version {champion}" if champion else f"no '{CHAMPION}'"
@@ -436,12 +467,192 @@ def check_mlflow(project: Path, environ: Mapping[str, str]) -> list[Finding]:
                 "mlflow store",
                 WARN,
                 detail,
-                "python -m <package>.registry promote latest, once a version passed the gate",
+                f"python -m {package}.registry promote latest, once a version passed the gate",
             )
         )
     else:
         findings.append(Finding("mlflow store", OK, detail))
+    findings.append(check_working_tree(project, store, versions, params, package))
     return findings
+
+
+# --- the working tree and the champion -------------------------------------------------------
+
+
+def model_info(params: Mapping[str, Any]) -> str:
+    """The train stage's record of its model: params.yaml `outputs.model_info`, else the
+    template's models/train.json."""
+    outputs = params.get("outputs")
+    path = outputs.get("model_info") if isinstance(outputs, dict) else None
+    return path if isinstance(path, str) and path.strip() else MODEL_INFO
+
+
+def run_ids(store: TrackingEvidence, version: ModelVersionInfo) -> set[str]:
+    """The version's run id and, for imported history, the run id it had in its first store
+    (the run tag SOURCE_RUN_TAG), which the imported models/train.json still names."""
+    if version.run_id is None:
+        return set()
+    try:
+        source = store.details(version).run_tags.get(SOURCE_RUN_TAG)
+    except Unavailable:
+        source = None
+    return {version.run_id, *([source] if source else [])}
+
+
+def describes(store: TrackingEvidence, version: ModelVersionInfo, info: Mapping[str, Any]) -> bool:
+    """Whether models/train.json names this version: the same version number and run, here or
+    in the store it was imported from (tags SOURCE_VERSION_TAG and SOURCE_RUN_TAG)."""
+    number = str(info.get("version"))
+    if number not in (str(version.version), version.tags.get(SOURCE_VERSION_TAG)):
+        return False
+    return info.get("run_id") in run_ids(store, version)
+
+
+def _show(project: Path, commit: str, path: str) -> str | None:
+    return _git(project, "show", f"{commit}:./{path}")
+
+
+def commit_naming(project: Path, runs: set[str], info_path: str) -> str | None:
+    """The newest commit of HEAD's history whose models/train.json names one of `runs`."""
+    for run_id in sorted(runs):
+        found = _git(project, "log", "--format=%H", f"-S{run_id}", "--", info_path) or ""
+        for commit in found.split():
+            try:
+                info = json.loads(_show(project, commit, info_path) or "")
+            except ValueError:
+                continue
+            if isinstance(info, dict) and info.get("run_id") == run_id:
+                return commit
+    return None
+
+
+def _yaml_at(project: Path, commit: str, path: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(_show(project, commit, path) or "")
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _entries(items: Any) -> list[str]:
+    """The paths of a stage's list of deps/outs/...: `path:` mappings (dvc.lock), mappings
+    keyed by the path (dvc.yaml, with options) or plain strings."""
+    found: list[str] = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            item = item.get("path") if "path" in item else next(iter(item), None)
+        if isinstance(item, str):
+            found.append(item)
+    return found
+
+
+def stage_paths(project: Path, commit: str) -> list[str]:
+    """The paths the pipeline's stages name at `commit`: deps, parameter files, outs, metrics
+    and plots. dvc.lock records them resolved (dvc.yaml may read them from params.yaml through
+    `${...}`); dvc.yaml adds the entries it names literally (a stage not yet run)."""
+    lock = _yaml_at(project, commit, "dvc.lock").get("stages")
+    spec = _yaml_at(project, commit, "dvc.yaml").get("stages")
+    lock = lock if isinstance(lock, dict) else {}
+    spec = spec if isinstance(spec, dict) else {}
+    found: list[str] = []
+    for name in dict.fromkeys([*lock, *spec]):
+        locked = lock.get(name) if isinstance(lock.get(name), dict) else {}
+        stage = spec.get(name) if isinstance(spec.get(name), dict) else {}
+        wdir = stage.get("wdir", ".")
+        wdir = wdir if isinstance(wdir, str) and "${" not in wdir else "."
+        named = [*_entries(locked.get("deps")), *_entries(locked.get("outs"))]
+        params = locked.get("params")
+        named += [str(file) for file in params] if isinstance(params, dict) else []
+        for key in ("deps", "outs", "metrics", "plots"):
+            named += _entries(stage.get(key))
+        declared = stage.get("params")
+        for item in declared if isinstance(declared, list) else []:
+            # A key of the default parameters file, or {file: [keys]}.
+            named.append(str(next(iter(item), "")) if isinstance(item, dict) else "params.yaml")
+        for path in named:
+            if "${" in path or "://" in path or os.path.isabs(path):
+                continue
+            normal = os.path.normpath(os.path.join(wdir, path))
+            if normal != ".." and not normal.startswith("../"):
+                found.append(Path(normal).as_posix())
+    return list(dict.fromkeys(found))
+
+
+def pipeline_files(project: Path, commit: str) -> list[str]:
+    """The files git tracks at `commit` that make the pipeline's state: dvc.yaml and dvc.lock,
+    the stages' deps (data by its .dvc file), parameter files, outs, metrics and plots."""
+    named = stage_paths(project, commit)
+    candidates = ["dvc.yaml", "dvc.lock", *named, *(f"{p}.dvc" for p in named)]
+    try:
+        result = run_git(
+            project, "ls-tree", "-r", "-z", "--name-only", commit, "--",
+            *dict.fromkeys(candidates), trusted=False, env={"GIT_LITERAL_PATHSPECS": "1"},
+        )  # fmt: skip
+    except HandoverError:
+        return []
+    if result.returncode != 0:
+        return []
+    return [os.fsdecode(p) for p in result.stdout.split(b"\0") if p]
+
+
+def check_working_tree(
+    project: Path,
+    store: TrackingEvidence,
+    versions: list[ModelVersionInfo],
+    params: Mapping[str, Any],
+    package: str = "<package>",
+) -> Finding:
+    """Whether models/train.json describes the champion and, when not, what makes them agree.
+
+    A warning, never a failure: after a rollback the tree legitimately describes the version
+    rolled back from. The champion's files are those of the commit whose models/train.json
+    names its run (the commit after the one it was trained at, which still names the model
+    before it)."""
+    info_path = model_info(params)
+    try:
+        info = json.loads((project / info_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict):
+        return Finding(
+            WORKING_TREE, SKIP, f"no {info_path} to compare with '{CHAMPION}' (dvc repro writes it)"
+        )
+    number, run_id = str(info.get("version")), info.get("run_id")
+    described = f"{info_path} describes version {number} (run {run_id})"
+    champion = next((v for v in versions if CHAMPION in v.aliases), None)
+    if champion is None:
+        return Finding(WORKING_TREE, SKIP, f"{described}; no version is '{CHAMPION}'")
+    try:
+        if describes(store, champion, info):
+            return Finding(WORKING_TREE, OK, f"{described}, the '{CHAMPION}'")
+        runs = run_ids(store, champion)
+        ours = next(
+            (v for v in sorted(versions, key=lambda v: -v.version) if describes(store, v, info)),
+            None,
+        )
+    except Unavailable as error:
+        return Finding(WORKING_TREE, SKIP, f"cannot read the '{CHAMPION}' from the store: {error}")
+    trained = champion.tags.get(COMMIT_TAG) or champion.git_commit
+    experiment = champion.tags.get(EXPERIMENT_TAG)
+    detail = f"{described}, '{CHAMPION}' is version {champion.version}"
+    detail += f", trained at commit {trained[:12]}" if trained else ""
+    detail += f" in DVC experiment {experiment}" if experiment else ""
+    fixes = []
+    if commit := commit_naming(project, runs, info_path):
+        files = " ".join(pipeline_files(project, commit)) or "dvc.yaml dvc.lock"
+        fixes.append(f"git checkout {commit} -- {files} && dvc checkout (then commit)")
+    elif experiment:
+        fixes.append(f"dvc exp apply {experiment} (then commit)")
+    else:
+        detail += f"; no commit of this branch has a {info_path} that names it"
+    if ours is not None and ours.tags.get(ACCEPTANCE_TAG) == PASSED:
+        fixes.append(f"python -m {package}.registry promote {ours.version}")
+    if not fixes:
+        fixes.append(
+            f"python -m {package}.registry status, then promote the version to serve, or "
+            "retrain from the working tree (dvc repro --force) and commit"
+        )
+    return Finding(WORKING_TREE, WARN, detail, "; or ".join(fixes))
 
 
 def diagnose(project: Path, environ: Mapping[str, str] | None = None) -> Diagnosis:

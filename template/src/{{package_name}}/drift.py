@@ -9,14 +9,7 @@ For every feature it compares the new data (CURRENT_CSV) with the training refer
   They do not decide: on large batches KS finds shifts too small to matter.
 
 PSI carries sampling noise of about (bins - 1) * (1/n_reference + 1/n_current), so small batches
-need few bins. The defaults (5 bins, threshold 0.25) were measured on the example data sets with
-the default split (seed 42), comparing data/prepared/evaluation.csv with train.csv. Breast
-cancer (113 vs 456 rows): max PSI 0.117 (symmetry_error); diabetes (88 vs 354 rows): max PSI
-0.107 (bmi); both pass. The same files with their first feature moved by 2 standard deviations
-give PSI 6.0 (mean_radius) and 4.0 (age), scaled by 1.2 give 0.92 and 0.29: all fail. Over 100
-random splits the max PSI of such ~100-row batches stays at or below 0.25 in 98; with 10 bins it
-exceeds 0.25 in about a third of them, false alarms. Use 10 bins for batches of several hundred
-rows or more.
+need few bins: 5 suit batches of about a hundred rows, 10 several hundred or more.
 
 It is an operations command run on new data, not a pipeline stage: see `--help` for usage.
 Exit codes: 0 no drift, 1 drift (the features are named), 2 bad input.
@@ -35,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import PARAMS_FILE, TARGET, load_params
+from .settings import PARAMS_FILE, Settings, SettingsError
 
 #: Stands in for an empty bin's share, so that PSI stays finite (ln 0 is -inf).
 EPSILON = 1e-4
@@ -94,7 +87,7 @@ def compare(
     return sorted(results, key=lambda r: r.psi, reverse=True)
 
 
-def read_features(path: Path, role: str) -> pd.DataFrame:
+def read_features(path: Path, role: str, target: str) -> pd.DataFrame:
     """The feature columns of a CSV (the target, if present, is ignored); BadInput if unusable."""
     if not path.is_file():
         hint = " (run `dvc pull` or `dvc repro` to produce it)" if role == "reference" else ""
@@ -103,7 +96,7 @@ def read_features(path: Path, role: str) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise BadInput(f"{role} data {path} is not a readable CSV file: {error}") from None
-    frame = frame.drop(columns=[TARGET], errors="ignore")
+    frame = frame.drop(columns=[target], errors="ignore")
     if frame.empty:
         raise BadInput(f"{role} data {path} has no rows or no feature columns")
     if text := [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]:
@@ -113,10 +106,12 @@ def read_features(path: Path, role: str) -> pd.DataFrame:
     return frame
 
 
-def check(current_path: Path, reference_path: Path, bins: int, threshold: float) -> dict[str, Any]:
+def check(
+    current_path: Path, reference_path: Path, bins: int, threshold: float, target: str
+) -> dict[str, Any]:
     """The drift report for `current_path` against `reference_path`."""
-    reference = read_features(reference_path, "reference")
-    current = read_features(current_path, "current")
+    reference = read_features(reference_path, "reference", target)
+    current = read_features(current_path, "current", target)
     missing = [c for c in reference.columns if c not in current.columns]
     extra = [c for c in current.columns if c not in reference.columns]
     if missing or extra:
@@ -142,43 +137,11 @@ def check(current_path: Path, reference_path: Path, bins: int, threshold: float)
     }
 
 
-def settings(params: dict[str, Any]) -> tuple[Path, float, int, Path]:
-    """params.yaml `drift`: reference, threshold, bins and report path; BadInput if invalid."""
-    drift = params.get("drift")
-    if not isinstance(drift, dict):
-        raise BadInput(f"{PARAMS_FILE} has no `drift:` section")
-    threshold, bins = drift.get("psi_threshold"), drift.get("bins")
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or threshold <= 0:
-        raise BadInput(f"{PARAMS_FILE}: drift.psi_threshold must be a number above 0")
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise BadInput(f"{PARAMS_FILE}: drift.bins must be a whole number of at least 2")
-    for key in ("reference", "report"):
-        if not drift.get(key):
-            raise BadInput(f"{PARAMS_FILE}: drift.{key} must be a file path")
-    return Path(drift["reference"]), float(threshold), bins, Path(drift["report"])
-
-
 def table(report: dict[str, Any]) -> str:
     """The features as aligned text, most drifted first."""
-    rows = [("feature", "psi", "ks", "ks p-value", "")]
-    for f in report["features"]:
-        rows.append(
-            (
-                f["feature"],
-                f"{f['psi']:.4f}",
-                f"{f['ks_statistic']:.4f}",
-                f"{f['ks_pvalue']:.4g}",
-                "DRIFT" if f["drifted"] else "",
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-        for row in rows
-    )
+    frame = pd.DataFrame(report["features"])
+    frame["drifted"] = frame["drifted"].map({True: "DRIFT", False: ""})
+    return frame.to_string(index=False, float_format="{:.4f}".format)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=command,
         description=(
-            "Compare new data with the training reference, feature by feature (PSI and\n"
-            f"Kolmogorov-Smirnov). Settings: {PARAMS_FILE} `drift`."
+            "Compare new data with the training data, feature by feature (PSI and\n"
+            f"Kolmogorov-Smirnov). Settings: {PARAMS_FILE} `drift`; the reference: `data.train`."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
@@ -202,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference",
         type=Path,
         metavar="CSV",
-        help="the data to compare with (default: drift.reference)",
+        help="the data to compare with (default: data.train)",
     )
     parser.add_argument(
         "--report",
@@ -216,16 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        try:
-            params = load_params()
-        except FileNotFoundError:
-            raise BadInput(f"{PARAMS_FILE} not found: run this from the repository root") from None
-        reference, threshold, bins, report_path = settings(params)
-        report = check(args.current, args.reference or reference, bins, threshold)
-    except BadInput as error:
+        settings = Settings.load()
+        drift, data = settings.drift, settings.data
+        threshold, bins = drift.psi_threshold, drift.bins
+        if threshold <= 0 or bins < 2:
+            raise BadInput(f"{PARAMS_FILE}: drift.psi_threshold must be above 0 and bins >= 2")
+        report = check(args.current, args.reference or data.train, bins, threshold, data.target)
+    except (BadInput, SettingsError) as error:
         print(f"drift: {error}", file=sys.stderr)
         return 2
-    report_path = args.report or report_path
+    report_path = args.report or drift.report
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(
