@@ -669,7 +669,7 @@ GREP = ["git", "grep", "--cached", "-I", "-c", "-F", "-e", "zq-found-nowhere-qz"
 #: What `handover audit` imports before it looks at a repository: the CLI, the engine, the
 #: report and every check module (with their fixtures).
 IMPORT_AUDIT = (
-    "import mlops_handover.cli; from mlops_handover.audit import engine, report; "
+    "import mlops_handover.cli; from mlops_handover.audit import engine, reports; "
     "from mlops_handover.audit.model import all_checks; all_checks()"
 )
 

@@ -8,6 +8,7 @@ signed it in real commits.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,6 +28,7 @@ from mlops_handover.audit.handover_docs import (
     parse_checklist,
     parse_codeowners,
     parse_signoffs,
+    validate_signoff,
 )
 from mlops_handover.audit.model import Outcome, Unavailable, all_checks
 from mlops_handover.template import template_freshness
@@ -536,6 +538,110 @@ def test_parse_signoffs_rules() -> None:
     ):
         assert fragment in problems
     assert parsed.problems == ((None, "unknown top-level key(s) extra"),)
+
+
+GOOD_SIGNOFF = {
+    "gate": "transition", "item": "TRN-01", "signer": "Ann", "role": "lead",
+    "date": "2025-05-01", "commit": "abcdef1",
+}  # fmt: skip
+SIGNOFF_PROBLEMS = {
+    "valid": ({}, ()),
+    "unquoted date": ({"date": dt.date(2025, 5, 1)}, ()),
+    "gate as item": ({"item": "gate"}, ()),
+    "date tomorrow": ({"date": "2025-06-02"}, ()),
+    "date with time": (
+        {"date": dt.datetime(2025, 5, 1, 3)},
+        ("date datetime.datetime(2025, 5, 1, 3, 0) is not a day (YYYY-MM-DD)",),
+    ),
+    "null signer": ({"signer": None}, ("no signer",)),
+    "unknown gate": (
+        {"gate": "launch"}, ("gate 'launch' is not one of discovery, development, transition",)
+    ),
+    "gate a number": ({"gate": 3}, ("gate 3 is not one of discovery, development, transition",)),
+    "item a number": ({"item": 12}, ("item must be a string, not int 12",)),
+    "item not an ID": (
+        {"item": "TRN-1"}, ("item 'TRN-1' is not a checklist ID (DIS-04, DEV-12, TRN-07) or gate",)
+    ),
+    "item of another gate": (
+        {"gate": "discovery"}, ("item TRN-01 does not belong to the discovery gate",)
+    ),
+    "signer a list": ({"signer": ["a"]}, ("signer must be a string, not list ['a']",)),
+    "blank role": ({"role": "  "}, ("role is empty",)),
+    "empty signer": ({"signer": ""}, ("signer is empty",)),
+    "optional keys left empty": ({"email": None, "covers": None, "note": None}, ()),
+    # Stricter than the audit's hand-written rules were: the schema takes no padding.
+    "padded item": (
+        {"item": " TRN-01 "},
+        ("item ' TRN-01 ' is not a checklist ID (DIS-04, DEV-12, TRN-07) or gate",),
+    ),
+    "padded commit": ({"commit": " abcdef1 "}, ("commit ' abcdef1 ' is not 7-40 hex digits",)),
+    "bad email": ({"email": "nope"}, ("email 'nope' is not an e-mail address",)),
+    "email a number": ({"email": 5}, ("email must be a string, not int 5",)),
+    "date a number": ({"date": 20250501}, ("date 20250501 is not a day (YYYY-MM-DD)",)),
+    "date not a day": (
+        {"date": "2025-13-01"}, ("date '2025-13-01' is not an ISO date (YYYY-MM-DD)",)
+    ),
+    "date not ISO": (
+        {"date": "1 May 2025"}, ("date '1 May 2025' is not an ISO date (YYYY-MM-DD)",)
+    ),
+    "date in the future": ({"date": "2030-01-01"}, ("date 2030-01-01 is in the future",)),
+    "commit a number": (
+        {"commit": 1234567}, ("commit 1234567 must be quoted (a string of 7-40 hex digits)",)
+    ),
+    "commit not hex": ({"commit": "xyz"}, ("commit 'xyz' is not 7-40 hex digits",)),
+    "covers not a list": ({"covers": "a"}, ("covers must be a list of paths",)),
+    "covers entries": (
+        {"covers": ["/abs", "a b", "", 3, "x", "x"]},
+        (
+            "covers: '/abs' is not a relative path", "covers: 'a b' is not a relative path",
+            "covers: '' is not a relative path", "covers: 3 is not a relative path",
+            "covers: x is listed twice",
+        ),
+    ),
+    "note a number": ({"note": 3}, ("note must be a string",)),
+    "unknown keys": ({"extra": 1, "other": 2}, ("unknown key(s) extra, other",)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", SIGNOFF_PROBLEMS)
+def test_signoff_problems_name_the_field(case: str) -> None:
+    change, problems = SIGNOFF_PROBLEMS[case]
+    entry = validate_signoff(0, 5, {**GOOD_SIGNOFF, **change}, dt.date(2025, 6, 1))
+    assert entry.problems == problems
+    assert (entry.index, entry.line) == (0, 5)
+
+
+def test_signoffs_follow_the_shipped_schema_not_the_repository_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repository's own (here: permissive) signoffs.schema.json does not loosen the audit."""
+    write_files(
+        tmp_path,
+        {
+            "docs/handover/signoffs.schema.json": "{}",
+            "template/docs/handover/signoffs.schema.json": "{}",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    entry = validate_signoff(0, 1, {**GOOD_SIGNOFF, "commit": "xyz"}, dt.date(2025, 6, 1))
+    assert entry.problems == ("commit 'xyz' is not 7-40 hex digits",)
+
+
+def test_signoff_fields_kept() -> None:
+    entry = validate_signoff(
+        2, None, {**GOOD_SIGNOFF, "date": dt.date(2025, 5, 1), "covers": ["x", "y"]},
+        dt.date(2025, 6, 1),
+    )  # fmt: skip
+    assert (entry.gate, entry.item, entry.signer, entry.role, entry.date, entry.commit) == (
+        "transition", "TRN-01", "Ann", "lead", "2025-05-01", "abcdef1"
+    )  # fmt: skip
+    assert entry.covers == ("x", "y") and entry.label == "transition/TRN-01 by Ann"
+    bad = validate_signoff(0, 1, {**GOOD_SIGNOFF, "gate": "x", "commit": "z", "date": "y"},
+                           dt.date(2025, 6, 1))  # fmt: skip
+    assert (bad.gate, bad.commit, bad.date) == (None, None, None)
+    assert validate_signoff(0, 1, ["x"], dt.date(2025, 6, 1)).problems == ("not a mapping",)
+    missing = validate_signoff(0, 1, {}, dt.date(2025, 6, 1)).problems
+    assert missing == ("no gate", "no item", "no signer", "no role", "no date", "no commit")
 
 
 # --- OW608 checklists -----------------------------------------------------------------------

@@ -209,6 +209,64 @@ def test_rp101_lock_missing_a_direct_dependency_fails(tmp_path: Path) -> None:
     assert got.outcome is Outcome.FAIL and "mlflow" in got.message
 
 
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("numpy==1.26", ("numpy", True, "numpy==1.26", False)),
+        ("numpy>=1", ("numpy", False, "numpy>=1", False)),
+        ("Pandas", ("pandas", False, "Pandas", False)),
+        ("Foo.Bar_baz==2", ("foo-bar-baz", True, "Foo.Bar_baz==2", False)),
+        ("scikit_learn[all]==1.5", ("scikit-learn", True, "scikit_learn[all]==1.5", False)),
+        ("foo[a,b]>=1", ("foo", False, "foo[a,b]>=1", False)),
+        ("foo === 1.0", ("foo", True, "foo === 1.0", False)),
+        ("foo (==1.0)", ("foo", True, "foo (==1.0)", False)),
+        ("foo==1.*", ("foo", False, "foo==1.*", False)),
+        ("foo==1.0,<2", ("foo", False, "foo==1.0,<2", False)),
+        ("foo~=1.0", ("foo", False, "foo~=1.0", False)),
+        ("foo!=1", ("foo", False, "foo!=1", False)),
+        ("foo @ https://x/y.whl", ("foo", True, "foo @ https://x/y.whl", False)),
+        ("foo[x] @ file:///a", ("foo", True, "foo[x] @ file:///a", False)),
+        ("foo@git+https://x/foo", ("foo", True, "foo@git+https://x/foo", False)),
+        ("foo==1 ; python_version<'3.12'", ("foo", True, "foo==1 ; python_version<'3.12'", True)),
+        ("foo>=1; sys_platform=='win32'", ("foo", False, "foo>=1; sys_platform=='win32'", True)),
+        ("  foo==2  # pinned", ("foo", True, "foo==2", False)),
+        # Not what pip reads: named, and not pinned.
+        ("foo==", ("foo", False, "foo==", False)),
+        ("foo bar", ("foo", False, "foo bar", False)),
+        # Not requirements: paths, URLs, options, comments.
+        ("-e .", None), ("./local", None), ("/abs/x.whl", None), ("https://x/y.whl", None),
+        ("git+https://x#egg=foo", None), ("# c", None), ("", None), ("-r other.txt", None),
+        ("--index-url x", None),
+    ],
+)  # fmt: skip
+def test_requirement_lines(line: str, expected: tuple | None) -> None:
+    from mlops_handover.audit.checks.pipeline import requirement
+
+    got = requirement(line, 3)
+    if expected is None:
+        assert got is None
+    else:
+        assert got is not None and got.line == 3
+        assert (got.name, got.pinned, got.text, got.marker) == expected
+
+
+def test_parse_requirements_hashes_continuations_and_includes() -> None:
+    from mlops_handover.audit.checks.pipeline import parse_requirements
+
+    text = (
+        "a==1 \\\n    --hash=sha256:aa \\\n    --hash=sha256:bb\n-r base.txt\n-c c.txt\n"
+        "b>=2\n# comment\n-e git+https://x#egg=c\n"
+        "d==1 ; python_version < '3.12' \\\n  --hash=sha256:cc\n"
+    )
+    requirements, includes = parse_requirements(text)
+    assert [(r.name, r.pinned, r.line, r.text, r.marker) for r in requirements] == [
+        ("a", True, 1, "a==1", False),
+        ("b", False, 6, "b>=2", False),
+        ("d", True, 9, "d==1 ; python_version < '3.12'", True),
+    ]
+    assert includes == ["base.txt", "c.txt"]
+
+
 def test_rp101_untracked_lock_is_named(tmp_path: Path) -> None:
     path = repo(tmp_path, drop=("requirements.lock",), **{".gitignore": "uv.lock\n"})
     (path / "uv.lock").write_text("version = 1\n")
@@ -442,6 +500,68 @@ def test_rp106_dir_hash_matches_dvc(dvc_pipeline: Path) -> None:
     rules.add_file(dvc_pipeline / ".dvcignore", "")
     assert dir_md5(project.root, "data/dir", rules, _Budget(HASH_BUDGET)) == deps["data/dir"]
     assert file_md5(dvc_pipeline / "data/raw/x.csv") == deps["data/raw/x.csv"]
+
+
+#: A .dvcignore at the root and one in the hashed folder, with every kind of gitignore pattern.
+DVCIGNORE = (
+    "# a comment: notes.md stays\n# notes.md\n\n   \n"
+    "*.tmp\n!keep.tmp\n/top.csv\nbuild/\ndata/**/deep.csv\nfile[0-9].csv\nfile[!0-9].dat\n"
+    "\\#hash\n?.log\n*.bak   \n  /data/lead.csv\ncache/\n!cache/keep\nlogs/\n!logs/\n"
+)
+SUB_DVCIGNORE = "/top.txt\n!b.log\n"
+IGNORE_TREE = (
+    "top.csv", "data/top.csv", "data/notes.md", "data/a.tmp", "data/keep.tmp", "data/sub/b.tmp",
+    "data/sub/keep.tmp", "data/top.txt", "data/sub/top.txt", "data/build/x.csv", "data/sub/build",
+    "data/deep.csv", "data/sub/s2/deep.csv", "data/file1.csv", "data/filex.csv", "data/file1.dat",
+    "data/filex.dat", "data/#hash", "data/hash", "data/a.log", "data/b.log", "data/ab.log",
+    "data/x.bak", "data/lead.csv", "data/cache/keep", "data/cache/other", "data/logs/x",
+    "data/sub/c.log",
+)  # fmt: skip
+
+
+def _ignore_tree(root: Path) -> list[str]:
+    """The files of data/ that the DVC hash covers, with DVCIGNORE and SUB_DVCIGNORE."""
+    from mlops_handover.audit.dvc import _dir_listing, _IgnoreRules
+
+    write_files(root, {path: "x" for path in IGNORE_TREE})
+    write_files(root, {".dvcignore": DVCIGNORE, "data/.dvcignore": SUB_DVCIGNORE})
+    rules = _IgnoreRules()
+    rules.add_file(root / ".dvcignore", "")
+    return sorted(relpath for relpath, _ in _dir_listing(root, "data", rules))
+
+
+def test_dvcignore_patterns(tmp_path: Path) -> None:
+    """Negation, anchoring (to the .dvcignore's own folder), directory-only patterns, `**`,
+    character classes, `\\#`, comments, blank lines and trailing spaces, as DVC reads them."""
+    assert _ignore_tree(tmp_path) == [
+        "ab.log", "b.log", "file1.dat", "filex.csv", "hash", "keep.tmp", "logs/x", "notes.md",
+        "sub/build", "sub/keep.tmp", "sub/top.txt", "top.csv",
+    ]  # fmt: skip
+
+
+def test_dvcignore_invalid_patterns_are_skipped(tmp_path: Path) -> None:
+    from mlops_handover.audit.dvc import _IgnoreRules
+
+    write_files(tmp_path, {".dvcignore": "!\nbad\\\n" + "*" * 13 + "x\n*.tmp\n"})
+    rules = _IgnoreRules()
+    rules.add_file(tmp_path / ".dvcignore", "")
+    assert rules.ignored("a.tmp", is_dir=False) and not rules.ignored("bad", is_dir=False)
+
+
+def test_dvcignore_patterns_agree_with_dvc(tmp_path: Path) -> None:
+    ignore = pytest.importorskip("dvc.ignore")
+    from dvc.fs import localfs
+
+    ours = _ignore_tree(tmp_path)
+    dvc_filter = ignore.DvcIgnoreFilter(localfs, str(tmp_path))
+    walk = dvc_filter.walk(localfs, str(tmp_path / "data"))
+    theirs = sorted(
+        Path(directory, name).relative_to(tmp_path / "data").as_posix()
+        for directory, _, names in walk
+        for name in names
+        if name != ".dvcignore"
+    )
+    assert ours == theirs
 
 
 def test_rp106_dvc2_lock_entries_hash_text_as_dos2unix(tmp_path: Path) -> None:

@@ -14,10 +14,11 @@ from audit_repos import full_audit, make_repo
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from mlops_handover.audit import report
+from mlops_handover.audit import reports as report
 from mlops_handover.audit.engine import PillarSummary, Report, audit, audit_many
 from mlops_handover.audit.fixtures import AuditOptions
-from mlops_handover.audit.model import CheckResult, Outcome, Pillar, Result, all_checks
+from mlops_handover.audit.model import CheckResult, Outcome, Pillar, Result, all_checks, level_name
+from mlops_handover.audit.reports import html_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "docs" / "audit-report.schema.json"
@@ -163,7 +164,7 @@ def _tables(markdown: str) -> list[list[list[str]]]:
 
 def test_markdown_single_repository(single: Report) -> None:
     text = report.to_markdown([single], fail_under=None)
-    assert text.startswith(f"## Handover readiness: {report.level_name(single.level)}\n")
+    assert text.startswith(f"## Handover readiness: {level_name(single.level)}\n")
     assert "❌ **Required L3 operable: not met**" in text  # fail-under from pyproject
     tables = _tables(text)
     pillars, *checks = tables
@@ -412,7 +413,7 @@ def test_html_is_a_self_contained_escaped_page(which: str, request: pytest.Fixtu
 def test_html_single_content(single: Report) -> None:
     page = parse_page(report.to_html([single]))
     content = " ".join(page.text)
-    assert f"Handover readiness: {report.level_name(single.level)}" in content
+    assert f"Handover readiness: {level_name(single.level)}" in content
     assert "required L3 operable: not met" in content
     for item in single.results:
         assert item.check.title() in content
@@ -421,18 +422,77 @@ def test_html_single_content(single: Report) -> None:
 
 def test_html_advice_keeps_lists_and_code() -> None:
     advice = "Why `x` <matters>.\n\n- one\n  continued\n- two\n\n```bash\na < b\n\nc\n```\nEnd"
-    assert report._advice_html(advice) == (
+    assert html_report.advice_html(advice) == (
         "<p>Why <code>x</code> &lt;matters&gt;.</p>\n"
-        "<ul><li>one continued</li><li>two</li></ul>\n"
-        "<pre><code>a &lt; b\n\nc</code></pre>\n"
+        "<ul>\n<li>one\ncontinued</li>\n<li>two</li>\n</ul>\n"
+        '<pre><code class="language-bash">a &lt; b\n\nc\n</code></pre>\n'
         "<p>End</p>"
     )
 
 
+def test_html_advice_escapes_raw_html() -> None:
+    """markdown-it with `html` off: a tag in the advice is text, never markup."""
+    text = html_report.advice_html("<script>alert(1)</script>\n\n<b onclick='x'>b</b> `<i>`")
+    assert "<script" not in text and "<b " not in text and "<i>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "<code>&lt;i&gt;</code>" in text
+
+
+def test_html_message_keeps_only_code_spans() -> None:
+    """Text from the repository: escaped, code spans shown as code, nothing else is markup
+    (no links, images, emphasis or entities)."""
+    message = "`<b>` <script>x</script> ![i](https://t.example/p.png) [a](b) *e* &amp; <a@b.c>"
+    assert html_report.inline_html(message) == (
+        "<code>&lt;b&gt;</code> &lt;script&gt;x&lt;/script&gt; ![i](https://t.example/p.png) "
+        "[a](b) *e* &amp;amp; &lt;a@b.c&gt;"
+    )
+
+
 @settings(max_examples=50, deadline=None)
-@given(st.text(st.sampled_from("ab <>&`-*1.\n ```"), max_size=80))
+@given(st.text(st.sampled_from("ab <>&`-*1.\n ```|"), max_size=80))
 def test_html_advice_of_any_markdown_is_well_formed(advice: str) -> None:
-    parse_page(f"<div>{report._advice_html(advice)}</div>")
+    parse_page(f"<div>{html_report.advice_html(advice)}</div>")
+    parse_page(f"<p>{html_report.inline_html(advice)}</p>")
+
+
+def _script_report(single: Report) -> Report:
+    """The fixture's report with a message, a waiver, a location and a path that carry tags."""
+    tag = "<script>alert(1)</script>"
+    results = [
+        CheckResult(
+            r.check,
+            Result(r.result.outcome, r.result.score, f"`{tag}` {tag}", (tag,), ((tag, 2),)),
+            r.waiver and tag,
+        )
+        for r in single.results
+    ]
+    return Report(**{**single.__dict__, "path": tag, "results": results, "problems": [tag]})
+
+
+def test_html_escapes_a_script_from_the_repository(single: Report) -> None:
+    for reports in ([_script_report(single)], [_script_report(single), single]):
+        text = report.to_html(reports)
+        page = parse_page(text)
+        assert "script" not in page.tags
+        assert "<script" not in text.lower()
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+        assert "<script>alert(1)</script>" in "".join(page.text)  # shown as text
+
+
+@pytest.mark.parametrize("which", ["single", "full", "many"])
+def test_html_marks_need_no_emoji_font(which: str, request: pytest.FixtureRequest) -> None:
+    """A headless browser without an emoji font shows U+2705, U+274C and U+1F7E1 as empty
+    boxes: the HTML report's marks are text badges."""
+    reports = request.getfixturevalue(which)
+    reports = reports if isinstance(reports, list) else [reports]
+    text = report.to_html(reports, fail_under=3)
+    assert not {"\u2705", "\u274c", "\U0001f7e1", "\ufe0f"} & set(text)
+    assert max(map(ord, text)) <= 0xFFFF
+    page = parse_page(text)
+    badges = [value for name, value in page.attributes if name == "class" and "badge" in value]
+    assert badges and {b.split()[1] for b in badges} <= {"pass", "partial", "fail", "na",
+        "unknown", "waived", "attested"}  # fmt: skip
+    assert "FAIL" in "".join(page.text) and ".badge.fail{" in text
 
 
 # --- render and robustness -----------------------------------------------------------------
@@ -448,6 +508,36 @@ def test_terminal_and_json_unchanged(single: Report, many: list[Report]) -> None
     assert "Handover readiness of" in report.to_terminal([single], colour=False)
     assert "weakest" in report.to_terminal(many, colour=False)
     assert json.loads(report.to_json(many))["level"] == 0
+
+
+#: Renders every format of a small report in a fresh interpreter; prints what it imported.
+LIGHT_PROBE = """\
+import sys
+before = set(sys.modules)
+from mlops_handover.audit import reports
+from mlops_handover.audit.engine import PillarSummary, Report
+from mlops_handover.audit.model import CheckResult, Outcome, Pillar, Result, all_checks
+result = CheckResult(all_checks()["CQ401"], Result(Outcome.FAIL, message="`x`"))
+item = Report(path=".", level=0, pillars=[PillarSummary(Pillar.OPERATE, 0.0, 0, [])],
+    results=[result], problems=[], config_source=None, fail_under=None,
+    started="2026-01-01T00:00:00+00:00", duration=0.0)
+reports.to_terminal([item])
+for fmt in ("json", "markdown", "sarif", "html"):
+    reports.render(fmt, [item])
+print(" ".join(sorted({name.split(".")[0] for name in set(sys.modules) - before})))
+"""
+
+
+def test_reports_import_none_of_the_generating_packages() -> None:
+    """The light install renders every format: no MLflow, DVC, Copier or pandas."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", LIGHT_PROBE], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "markdown_it" in out and "mlops_handover" in out
+    assert not {"mlflow", "dvc", "copier", "pandas", "sklearn"} & set(out)
 
 
 #: The markup the Markdown report makes itself; a message must never add another.

@@ -6,6 +6,7 @@ Rendering only (no post-copy task), so the whole module runs in seconds.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -647,6 +648,19 @@ INVALID = {
 @pytest.mark.parametrize("entry", INVALID.values(), ids=INVALID.keys())
 def test_invalid_signoffs_are_rejected(entry: dict[str, Any]) -> None:
     assert list(validator().iter_errors({"signoffs": [entry]}))
+
+
+@pytest.mark.parametrize(
+    ("entry", "valid"),
+    [(VALID, True), (MINIMAL, True), *((entry, False) for entry in INVALID.values())],
+    ids=["valid", "minimal", *INVALID],
+)
+def test_audit_agrees_with_the_schema(entry: dict[str, Any], valid: bool) -> None:
+    """The audit's sign-off validation says what the shipped schema says, entry by entry."""
+    from mlops_handover.audit.handover_docs import validate_signoff
+
+    problems = validate_signoff(0, 1, entry, dt.date(2030, 6, 1)).problems
+    assert not problems if valid else problems
 
 
 @pytest.mark.parametrize(

@@ -652,7 +652,7 @@ def readiness(project: Path) -> Readiness:
     from mlops_handover.audit.engine import audit
     from mlops_handover.audit.fixtures import AuditOptions
     from mlops_handover.audit.model import Outcome, Severity, level_name
-    from mlops_handover.audit.report import TO_FIX
+    from mlops_handover.audit.reports import TO_FIX
 
     report = audit(project, AuditOptions(offline=True))
     if report.error:

@@ -447,7 +447,7 @@ def _selectors(values: list[str]) -> list[str]:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    from mlops_handover.audit import engine, report
+    from mlops_handover.audit import engine, reports
     from mlops_handover.audit.fixtures import AuditOptions
     from mlops_handover.audit.model import level_name, parse_level
 
@@ -465,7 +465,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             state = f"error: {done.error}" if done.error else level_name(done.level)
             print(f"audited {done.path}: {state}", file=sys.stderr, flush=True)
 
-    reports = engine.audit_many(
+    results = engine.audit_many(
         paths,
         AuditOptions(offline=args.offline),
         select=select,
@@ -476,25 +476,25 @@ def cmd_audit(args: argparse.Namespace) -> int:
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
     try:
         if args.format == "terminal":
-            text = report.to_terminal(reports, stream=out, show=args.show)
-            if not many and reports[0].error and not args.output:
+            text = reports.to_terminal(results, stream=out, show=args.show)
+            if not many and results[0].error and not args.output:
                 text = ""  # the report would be the error alone: it goes to stderr, below
         else:
-            text = report.render(args.format, reports, fail_under)
+            text = reports.render(args.format, results, fail_under)
         out.write(text)
     finally:
         if args.output:
             out.close()
-    for item in reports:
+    for item in results:
         for problem in item.problems:
             if args.format != "terminal" or args.output:
                 print(f"{item.path}: config: {problem}", file=sys.stderr)
-    if errors := [r.error for r in reports if r.error]:
+    if errors := [r.error for r in results if r.error]:
         for error in errors:
             print(f"error: {error}", file=sys.stderr)
         return 2
     below = [
-        r for r in reports
+        r for r in results
         if (bar := fail_under if fail_under is not None else r.fail_under) is not None
         and r.level < bar
     ]  # fmt: skip

@@ -240,94 +240,54 @@ def file_md5(path: Path, dos2unix: bool = False) -> str:
     return digest.hexdigest()
 
 
-def _ignore_regex(pattern: str) -> str:
-    """A gitignore glob as a regex over a path relative to the ignore file's directory."""
-    anchored = "/" in pattern.rstrip("/")
-    pattern = pattern.strip("/")
-    out, i = [], 0
-    while i < len(pattern):
-        char = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("/.*")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if char == "*":
-            out.append("[^/]*")
-        elif char == "?":
-            out.append("[^/]")
-        elif char == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(char))
-            else:
-                body = pattern[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end
-        elif char == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(char))
-        i += 1
-    prefix = "" if anchored else "(?:.*/)?"
-    return f"^{prefix}{''.join(out)}$"
-
-
 @dataclass
 class _IgnoreRules:
-    """`.dvcignore` files: (base directory, regex, negated, directories only), in order."""
+    """`.dvcignore` files: (base directory, their patterns), root first, as DVC reads them.
 
-    rules: list[tuple[str, re.Pattern[str], bool, bool]] = field(default_factory=list)
+    Matching is pathspec's gitignore semantics, as DVC's own; a later file's verdict on a path
+    overrides an earlier one's, so a sub-folder's `.dvcignore` can re-include what the root's
+    ignores.
+    """
+
+    specs: list[tuple[str, Any]] = field(default_factory=list)
 
     def add_file(self, path: Path, base: str) -> None:
+        import pathspec  # ~40 ms: only for repositories with a .dvcignore
+
         data = read_bytes(path, f"{base}/.dvcignore".lstrip("/"))
         if data is None:
             return
-        text = data.decode("utf-8", errors="replace")
-        for line in text.splitlines():
-            line = line.rstrip()
-            if not line or line.startswith("#"):
-                continue
-            negated = line.startswith("!")
-            line = line[1:] if negated else line
-            if not line.strip("/") or line.count("*") > 12:
-                continue  # empty, or so many wildcards that matching could take forever
+        lines = []
+        for line in data.decode("utf-8", errors="replace").splitlines():
+            line = line.strip()  # as DVC: leading and trailing blanks do not count
+            if not line or line.startswith("#") or line.count("*") > 12:
+                continue  # so many wildcards that matching could take forever: skipped
             try:
-                regex = re.compile(_ignore_regex(line))
-            except re.error:
-                continue
-            self.rules.append((base, regex, negated, line.endswith("/")))
+                pathspec.GitIgnoreSpec.from_lines([line])
+            except ValueError:
+                continue  # not a valid pattern (DVC fails on it): skipped
+            lines.append(line)
+        self.specs.append((base, pathspec.GitIgnoreSpec.from_lines(lines)))
 
     def ignored(self, path: str, is_dir: bool) -> bool:
         result = False
-        for base, regex, negated, dir_only in self.rules:
-            if dir_only and not is_dir:
-                continue
+        for base, spec in self.specs:
             if base:
                 if not path.startswith(base + "/"):
                     continue
-                relative = path[len(base) + 1 :]
+                path_in_base = path[len(base) + 1 :]
             else:
-                relative = path
-            if regex.match(relative):
-                result = not negated
+                path_in_base = path
+            verdict = spec.check_file(path_in_base + "/" if is_dir else path_in_base).include
+            if verdict is not None:
+                result = verdict
         return result
 
 
 def _dir_listing(root: Path, rel: str, rules: _IgnoreRules) -> list[tuple[str, Path]]:
     """(relpath inside `rel`, file) for every file DVC would hash in the directory."""
     entries = []
-    rules = _IgnoreRules(list(rules.rules))
+    rules = _IgnoreRules(list(rules.specs))
     for directory, dirnames, filenames in os.walk(root / rel):
         here = Path(directory).relative_to(root).as_posix()
         if ".dvcignore" in filenames:

@@ -8,8 +8,9 @@ Fixtures (a check names them as arguments):
 - `runbook`, `ownership`, `data_governance` -> `MarkdownDoc | None`;
 - `decisions` -> `DecisionLog`: the MADR (or adr-tools / log4brains) records, parsed;
 - `checklists` -> `tuple[Checklist, ...]`: the task-list items of docs/handover/checklist-*.md;
-- `signoffs` -> `Signoffs`: docs/handover/signoffs.yaml checked against the rules of
-  signoffs.schema.json (unquoted YAML dates accepted); `signoff_review` -> `SignoffReview`: the
+- `signoffs` -> `Signoffs`: docs/handover/signoffs.yaml validated (jsonschema) against the
+  signoffs.schema.json this package ships, never the repository's copy (unquoted YAML dates and
+  empty optional keys accepted); `signoff_review` -> `SignoffReview`: the
   same entries with their commits looked up and staleness decided from git history;
 - `codeowners` -> `Codeowners`: the CODEOWNERS file GitHub or GitLab would use, parsed.
 
@@ -24,8 +25,8 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
-from functools import cached_property
-from pathlib import PurePosixPath
+from functools import cache, cached_property
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlops_handover.audit.fixtures import (
@@ -757,13 +758,27 @@ def checklists(context: Context) -> tuple[Checklist, ...]:
 # --- sign-offs -----------------------------------------------------------------------------
 
 GATES = ("discovery", "development", "transition")
-GATE_PREFIX = {"discovery": "DIS", "development": "DEV", "transition": "TRN"}
-SIGNOFF_KEYS = ("gate", "item", "signer", "role", "email", "date", "commit", "covers", "note")
-SIGNOFF_REQUIRED = ("gate", "item", "signer", "role", "date", "commit")
-_ITEM = re.compile(r"^((DIS|DEV|TRN)-[0-9]{2}|gate)$")
+#: The schema signoffs.yaml follows, as this package ships it in the template: never the copy in
+#: the audited repository, which its authors could loosen.
+SIGNOFFS_SCHEMA = "template/docs/handover/signoffs.schema.json"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_COMMIT = re.compile(r"^[0-9a-fA-F]{7,40}$")
-_COVER = re.compile(r"^[^/\s][^\s]*$")
+#: What a schema error on a field says, by the keyword that failed ({v}: the value's repr).
+_FIELD_WORDING = {
+    "gate": {"*": "gate {v} is not one of " + ", ".join(GATES)},
+    "item": {
+        "pattern": "item {v} is not a checklist ID (DIS-04, DEV-12, TRN-07) or gate",
+        "then": "item {s} does not belong to the {gate} gate",
+    },
+    "signer": {"minLength": "signer is empty", "pattern": "signer is empty"},
+    "role": {"minLength": "role is empty", "pattern": "role is empty"},
+    "email": {"*": "email {v} is not an e-mail address"},
+    "date": {"type": "date {v} is not a day (YYYY-MM-DD)",
+             "*": "date {v} is not an ISO date (YYYY-MM-DD)"},
+    "commit": {"type": "commit {v} must be quoted (a string of 7-40 hex digits)",
+               "*": "commit {v} is not 7-40 hex digits"},
+    "covers": {"type": "covers must be a list of paths", "*": "covers: {v} is not a relative path"},
+    "note": {"type": "note must be a string"},
+}  # fmt: skip
 
 
 @dataclass
@@ -795,86 +810,98 @@ class Signoffs:
     problems: tuple[tuple[int | None, str], ...] = ()
 
 
-def _text_field(entry: dict[str, Any], key: str, problems: list[str]) -> str | None:
-    value = entry.get(key)
+def _shipped_schema_path() -> Path:
+    """signoffs.schema.json of this package: a wheel's _template/ or a checkout's template/."""
+    from mlops_handover.template import BUNDLED_TEMPLATE, PACKAGE_DIR
+
+    for root in (BUNDLED_TEMPLATE, PACKAGE_DIR.parent.parent):
+        if (root / SIGNOFFS_SCHEMA).is_file():
+            return root / SIGNOFFS_SCHEMA
+    raise Unavailable(f"this install of mlops-handover has no {SIGNOFFS_SCHEMA}")
+
+
+@cache
+def _signoff_validator() -> Any:
+    """A validator of one sign-off entry against the shipped schema's `$defs/signoff`."""
+    import json
+
+    from jsonschema import Draft202012Validator  # ~150 ms: only when signoffs.yaml has entries
+
+    schema = json.loads(_shipped_schema_path().read_text(encoding="utf-8"))
+    entry = {"$defs": schema["$defs"], "$ref": "#/$defs/signoff"}
+    return Draft202012Validator(entry, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _problem(error: Any, entry: dict[str, Any]) -> list[str]:
+    """A jsonschema error on an entry in the audit's words: the field, then what is wrong."""
+    keyword, path, value = error.validator, list(error.absolute_path), error.instance
+    if keyword == "required":
+        return [f"no {key}" for key in error.validator_value if key not in entry]
+    if keyword == "additionalProperties":
+        unknown = [str(k) for k in entry if k not in error.schema["properties"]]
+        return [f"unknown key(s) {', '.join(unknown)}"]
+    if not path:
+        return [error.message]
+    key = str(path[0])
     if value is None:
-        return None
-    if not isinstance(value, str):
-        problems.append(f"{key} must be a string, not {type(value).__name__} {value!r}")
-        return None
-    if not value.strip():
-        problems.append(f"{key} is empty")
-        return None
-    return value.strip()
+        return [f"no {key}"]
+    if keyword == "uniqueItems":
+        twice = [p for i, p in enumerate(value) if p in value[:i]]
+        return [f"{key}: {p} is listed twice" for p in dict.fromkeys(twice)]
+    kind = "then" if "then" in error.relative_schema_path else "*" if len(path) > 1 else keyword
+    words = _FIELD_WORDING.get(key, {})
+    wording = words.get(kind, None if keyword == "type" else words.get("*"))
+    if wording is not None:
+        return [wording.format(v=repr(value), s=value, gate=entry.get("gate"))]
+    if keyword == "type":
+        return [f"{key} must be a string, not {type(value).__name__} {value!r}"]
+    return [f"{key}: {error.message}"]
+
+
+def _error_order(error: Any, fields: list[str]) -> tuple[Any, ...]:
+    """Errors as the audit lists them: missing keys, unknown keys, then field by field."""
+    head = {"required": 0, "additionalProperties": 1}.get(error.validator, 2)
+    path = list(error.absolute_path)
+    where = fields.index(path[0]) if path and path[0] in fields else len(fields)
+    return (head, where, error.validator == "uniqueItems", [str(p).zfill(6) for p in path[1:]])
 
 
 def validate_signoff(index: int, line: int | None, entry: Any, today: dt.date) -> Signoff:
-    """One entry checked against signoffs.schema.json's rules (unquoted dates accepted)."""
-    problems: list[str] = []
+    """One entry checked against the shipped signoffs.schema.json, with two allowances the
+    schema does not make: an unquoted YAML date, and an optional key left empty (null)."""
     if not isinstance(entry, dict):
         return Signoff(index, line, None, None, None, None, None, None, (), ("not a mapping",))
-    for key in SIGNOFF_REQUIRED:
-        if entry.get(key) in (None, ""):
-            problems.append(f"no {key}")
-    unknown = [str(k) for k in entry if k not in SIGNOFF_KEYS]
-    if unknown:
-        problems.append(f"unknown key(s) {', '.join(unknown)}")
-    gate = entry.get("gate")
-    if gate is not None and gate not in GATES:
-        problems.append(f"gate {gate!r} is not one of {', '.join(GATES)}")
-        gate = None
-    item = _text_field(entry, "item", problems)
-    if item is not None:
-        if not _ITEM.match(item):
-            problems.append(f"item {item!r} is not a checklist ID (DIS-04, DEV-12, TRN-07) or gate")
-        elif gate and item != "gate" and not item.startswith(GATE_PREFIX[gate] + "-"):
-            problems.append(f"item {item} does not belong to the {gate} gate")
-    signer = _text_field(entry, "signer", problems)
-    role = _text_field(entry, "role", problems)
-    email = _text_field(entry, "email", problems)
-    if email is not None and not _EMAIL.match(email):
-        problems.append(f"email {email!r} is not an e-mail address")
-    raw_date = entry.get("date")
-    date = None
-    if isinstance(raw_date, dt.datetime) or (
-        raw_date is not None and not isinstance(raw_date, str | dt.date)
-    ):
-        problems.append(f"date {raw_date!r} is not a day (YYYY-MM-DD)")
-    elif raw_date is not None:
-        date = iso_date(raw_date)
-        if date is None:
-            problems.append(f"date {raw_date!r} is not an ISO date (YYYY-MM-DD)")
-        elif dt.date.fromisoformat(date) > today + dt.timedelta(days=1):
-            problems.append(f"date {date} is in the future")
-    commit = entry.get("commit")
-    if commit is not None:
-        if not isinstance(commit, str):
-            problems.append(f"commit {commit!r} must be quoted (a string of 7-40 hex digits)")
-            commit = None
-        elif not _COMMIT.match(commit.strip()):
-            problems.append(f"commit {commit!r} is not 7-40 hex digits")
-            commit = None
-        else:
-            commit = commit.strip()
-    covers_raw = entry.get("covers")
-    covers: list[str] = []
-    if covers_raw is not None:
-        if not isinstance(covers_raw, list):
-            problems.append("covers must be a list of paths")
-        else:
-            for path in covers_raw:
-                if not isinstance(path, str) or not _COVER.match(path):
-                    problems.append(f"covers: {path!r} is not a relative path")
-                elif path in covers:
-                    problems.append(f"covers: {path} is listed twice")
-                else:
-                    covers.append(path)
-    note = entry.get("note")
-    if note is not None and not isinstance(note, str):
-        problems.append("note must be a string")
+    validator = _signoff_validator()
+    schema = validator.schema["$defs"]["signoff"]
+    instance = {k: v for k, v in entry.items() if v is not None or k in schema["required"]}
+    raw_date = instance.get("date")
+    if isinstance(raw_date, dt.date) and not isinstance(raw_date, dt.datetime):
+        instance["date"] = raw_date.isoformat()
+    errors = list(validator.iter_errors(instance))
+    gate_rule = [e for e in errors if "then" in e.relative_schema_path]
+    if any(list(e.absolute_path) == ["item"] for e in errors if e not in gate_rule):
+        errors = [e for e in errors if e not in gate_rule]  # not an ID at all: say only that
+    errors.sort(key=lambda error: _error_order(error, list(schema["properties"])))
+    problems = list(dict.fromkeys(p for error in errors for p in _problem(error, instance)))
+    bad = {error.absolute_path[0] for error in errors if error.absolute_path}
+
+    def text(key: str) -> str | None:
+        value = instance.get(key)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    date = None if "date" in bad else iso_date(instance.get("date"))
+    if date and dt.date.fromisoformat(date) > today + dt.timedelta(days=1):
+        problems.append(f"date {date} is in the future")
+    covers = instance.get("covers") if isinstance(instance.get("covers"), list) else []
+    bad_paths = {e.absolute_path[1] for e in errors if len(e.absolute_path) > 1}
+    good = (p for i, p in enumerate(covers) if i not in bad_paths and isinstance(p, str))
     return Signoff(
-        index, line, gate, item, signer, role, date, commit, tuple(covers), tuple(problems)
-    )
+        index, line,
+        None if "gate" in bad else text("gate"),
+        text("item"), text("signer"), text("role"), date,
+        None if "commit" in bad else text("commit"),
+        tuple(dict.fromkeys(good)), tuple(problems),
+    )  # fmt: skip
 
 
 def _entry_lines(yaml: Any, loader: Any, text: str) -> list[int | None]:

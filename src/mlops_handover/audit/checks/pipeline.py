@@ -35,6 +35,10 @@ from mlops_handover.audit.model import (
 # --- dependency manifests and lock files ------------------------------------------------------
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+#: pip's comments: from a `#` at the start of a line or after a blank.
+_COMMENT = re.compile(r"(^|\s)#.*")
+#: A bare URL (git+https://..., file:///...), which names no project before pip fetches it.
+_SCHEME_START = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 #: Tools that belong in a dev/test group, not in what the model needs at run time.
 DEV_TOOLS = frozenset(
     {
@@ -110,7 +114,9 @@ def _index(files: ProjectFiles) -> _Index:
 
 def normalize(name: str) -> str:
     """PEP 503 normalised project name."""
-    return re.sub(r"[-_.]+", "-", name).lower()
+    from packaging.utils import canonicalize_name  # ~10 ms: on first use
+
+    return canonicalize_name(name)
 
 
 @dataclass(frozen=True)
@@ -124,19 +130,26 @@ class Requirement:
 
 def requirement(spec: str, line: int = 0) -> Requirement | None:
     """A PEP 508 requirement string reduced to its name, whether it pins one version, and
-    whether it has an environment marker; None when it is not a requirement."""
-    text = spec.split(" #", 1)[0].strip()
-    if not text or text.startswith(("#", "-", ".", "/")) or "://" in text.split(" @ ")[0]:
+    whether it has an environment marker; None when it is not a requirement (a comment, an
+    option, a path or a bare URL). A line pip cannot read counts as not pinned."""
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as Parsed  # ~30 ms: on first use
+
+    text = _COMMENT.sub("", spec).strip()
+    if not text or text.startswith(("-", ".", "/")) or _SCHEME_START.match(text):
         return None
-    match = _NAME.match(text)
-    if not match:
-        return None
-    body, _, marker = text.partition(";")
-    rest = body[match.end() :].strip()
-    if rest.startswith("["):
-        rest = rest.partition("]")[2].strip()
-    pinned = bool(re.match(r"^\(?\s*===?\s*[^,*\s]+\s*\)?$", rest) or rest.startswith("@"))
-    return Requirement(normalize(match.group(1)), pinned, line, text, bool(marker.strip()))
+    try:
+        parsed = Parsed(text)
+    except InvalidRequirement:
+        match = _NAME.match(text)
+        return Requirement(normalize(match.group(1)), False, line, text) if match else None
+    specifiers = list(parsed.specifier)
+    pinned = bool(parsed.url) or (
+        len(specifiers) == 1
+        and specifiers[0].operator in ("==", "===")
+        and not specifiers[0].version.endswith("*")
+    )
+    return Requirement(normalize(parsed.name), pinned, line, text, parsed.marker is not None)
 
 
 def parse_requirements(text: str) -> tuple[list[Requirement], list[str]]:
