@@ -33,6 +33,7 @@ from mlops_handover.audit.mlflow_store import (
     BUNDLE,
     CHAMPION,
     SOURCE_RUN_TAG,
+    SOURCE_VERSION_TAG,
     ModelVersionInfo,
     TrackingEvidence,
     open_store,
@@ -54,7 +55,6 @@ MODEL_INFO = "models/train.json"
 ACCEPTANCE_TAG, PASSED = "acceptance", "passed"
 COMMIT_TAG = "git.commit"  # the commit the version was trained at (a DVC experiment's baseline)
 EXPERIMENT_TAG = "dvc.exp_name"  # the DVC experiment that trained it, if one did
-SOURCE_VERSION_TAG = "handover.source_version"  # its number in the store it was imported from
 
 
 @dataclass(frozen=True)

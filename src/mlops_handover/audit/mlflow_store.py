@@ -58,6 +58,8 @@ PREVIOUS = "previous"
 GIT_COMMIT_TAG = "mlflow.source.git.commit"
 #: Set by `handover history import` on each run it recreates: the run's id in the bundle.
 SOURCE_RUN_TAG = "handover.source_run_id"
+#: ... and on each model version it recreates: the version's number in the bundle.
+SOURCE_VERSION_TAG = "handover.source_version"
 #: Model version tags that carry the commit when the run does not (the template copies the
 #: run's lineage onto the version with the `mlflow.source.` prefix removed).
 VERSION_COMMIT_TAGS = (GIT_COMMIT_TAG, "git.commit")
